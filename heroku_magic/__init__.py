@@ -1,0 +1,64 @@
+"""heroku_magic: chat with Heroku Managed Inference and Agents from Python and Jupyter.
+
+The core works in a plain script::
+
+    from heroku_magic import Conversation, ChatOptions
+    print(Conversation().send("Hello", ChatOptions(model="claude-4-5-haiku")).text)
+
+In IPython/Jupyter, ``%load_ext heroku_magic`` adds the ``%%heroku_chat`` magics.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Settings
+from .conversation import Conversation, Turn
+from .errors import APIError, ConfigurationError, HerokuMagicError, OptionsError
+from .events import (
+    Done,
+    Error,
+    Event,
+    ReasoningDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolResult,
+    Usage,
+)
+from .options import ChatOptions, Thinking
+from .result import ChatResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "ChatOptions",
+    "ChatResult",
+    "ConfigurationError",
+    "Conversation",
+    "Done",
+    "Error",
+    "Event",
+    "HerokuMagicError",
+    "OptionsError",
+    "ReasoningDelta",
+    "ResponseInfo",
+    "Settings",
+    "TextDelta",
+    "Thinking",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolResult",
+    "Turn",
+    "Usage",
+    "load_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics with IPython (``%load_ext heroku_magic``)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)

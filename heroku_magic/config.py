@@ -1,0 +1,112 @@
+"""Settings: where Heroku Inference is and how to authenticate, read from Heroku's config vars.
+
+A Heroku inference add-on attachment named ``NAME`` sets ``NAME_URL``, ``NAME_KEY`` and, on the
+legacy per-model plans only, ``NAME_MODEL_ID``. The default attachment is ``INFERENCE``; others look
+like ``INFERENCE_CYAN`` or ``DIFFUSION``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from .errors import ConfigurationError
+
+DEFAULT_ATTACHMENT = "INFERENCE"
+
+SETUP_HELP = (
+    "Provision a model with `heroku ai:models:create -a APP claude-4-5-sonnet` and copy its config "
+    "with `heroku config -a APP --shell`, or run the local simulator: `python -m heroku_magic.simulator`."
+)
+
+
+def mask_key(key: str) -> str:
+    """A key shown safely: its prefix and last four characters, never the whole secret."""
+    if len(key) <= 8:
+        return "…" * bool(key)
+    prefix = key.split("-", 1)[0] + "-" if "-" in key[:5] else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach one Heroku inference attachment; the key is masked in every repr."""
+
+    url: str
+    key: str = field(repr=False)
+    model_id: str | None = None
+    attachment: str = DEFAULT_ATTACHMENT
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigurationError(
+                f"{self.attachment}_URL must be an http(s) URL such as https://us.inference.heroku.com, "
+                f"got {self.url!r}"
+            )
+        if not self.key:
+            raise ConfigurationError(f"{self.attachment}_KEY is empty. {SETUP_HELP}")
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(url={self.url!r}, key={mask_key(self.key)!r}, "
+            f"model_id={self.model_id!r}, attachment={self.attachment!r})"
+        )
+
+    __str__ = __repr__
+
+    @property
+    def root_url(self) -> str:
+        """The attachment's URL without a trailing slash or ``/v1``: where /available-models lives."""
+        url = self.url.rstrip("/")
+        return url[: -len("/v1")] if url.endswith("/v1") else url
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI SDK's base URL: the attachment URL with ``/v1`` appended once."""
+        return self.root_url + "/v1"
+
+    @property
+    def masked_key(self) -> str:
+        """The key as it may be shown to a user."""
+        return mask_key(self.key)
+
+    @classmethod
+    def from_env(
+        cls, attachment: str = DEFAULT_ATTACHMENT, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read ``{attachment}_URL``, ``_KEY`` and the optional ``_MODEL_ID`` from the environment."""
+        env = os.environ if environ is None else environ
+        name = normalize_attachment(attachment)
+        url, key = env.get(f"{name}_URL", "").strip(), env.get(f"{name}_KEY", "").strip()
+        missing = [var for var, value in ((f"{name}_URL", url), (f"{name}_KEY", key)) if not value]
+        if missing:
+            found = attachments(env)
+            hint = f" Attachments found in the environment: {', '.join(found)}." if found else ""
+            raise ConfigurationError(
+                f"Heroku Inference is not configured: {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set.{hint} {SETUP_HELP}"
+            )
+        model = env.get(f"{name}_MODEL_ID", "").strip() or None
+        return cls(url=url, key=key, model_id=model, attachment=name)
+
+
+def normalize_attachment(name: str) -> str:
+    """``inference-cyan`` or ``INFERENCE_CYAN_URL`` -> ``INFERENCE_CYAN``."""
+    name = name.strip().upper().replace("-", "_")
+    for suffix in ("_URL", "_KEY", "_MODEL_ID"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def attachments(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Attachment names that have both a ``_URL`` and a ``_KEY`` variable set."""
+    env = os.environ if environ is None else environ
+    return sorted(
+        name[: -len("_URL")]
+        for name, value in env.items()
+        if name.endswith("_URL") and value and env.get(name[: -len("_URL")] + "_KEY")
+    )

@@ -1,0 +1,194 @@
+"""ChatOptions: one validated value object for a chat request, and its mapping onto the SDK call.
+
+Every field defaults to ``None`` ("not set"), so option layers (cell options, the controls panel,
+traitlets config) merge with :meth:`ChatOptions.over`. The rules Heroku's Claude models enforce are
+checked when an object is built, so a bad combination fails before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, cast
+
+from .errors import OptionsError
+
+Effort = Literal["low", "medium", "high"]
+EFFORTS: tuple[str, ...] = ("low", "medium", "high")
+MIN_THINKING_BUDGET = 1024
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """Heroku's ``extended_thinking``: a reasoning budget and whether the trace comes back."""
+
+    budget_tokens: int = MIN_THINKING_BUDGET
+    include_reasoning: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget_tokens, bool) or not isinstance(self.budget_tokens, int):
+            raise OptionsError(
+                f"thinking budget must be a whole number of tokens, got {self.budget_tokens!r}"
+            )
+        if self.budget_tokens < MIN_THINKING_BUDGET:
+            raise OptionsError(
+                f"thinking budget must be at least {MIN_THINKING_BUDGET} tokens (Heroku rejects less), "
+                f"got {self.budget_tokens}"
+            )
+
+    def to_body(self) -> dict[str, Any]:
+        """The ``extended_thinking`` object Heroku expects."""
+        return {
+            "enabled": True,
+            "budget_tokens": self.budget_tokens,
+            "include_reasoning": self.include_reasoning,
+        }
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """The settings of one chat request; ``None`` means "not set here"."""
+
+    model: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    thinking: Thinking | None = None
+    reasoning_effort: Effort | None = None
+    tools: tuple[Mapping[str, Any], ...] | None = None
+    tool_choice: str | Mapping[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: Literal["text", "json_object"] | None = None
+    allow_ignored_params: bool | None = None
+    stream: bool | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.stop, (str, list)):
+            object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
+        if isinstance(self.tools, list):
+            object.__setattr__(self, "tools", tuple(self.tools))
+        self._check_ranges()
+        self._check_combinations()
+
+    def _check_ranges(self) -> None:
+        _number("temperature", self.temperature, 0.0, 1.0)
+        _number("top_p", self.top_p, 0.0, 1.0, low_open=True)
+        _whole("top_k", self.top_k, 1)
+        _whole("max_tokens", self.max_tokens, 1)
+        _whole("max_retries", self.max_retries, 0)
+        _number("timeout", self.timeout, 0.0, None, low_open=True)
+        if self.model is not None and not (isinstance(self.model, str) and self.model.strip()):
+            raise OptionsError(f"model must be a non-empty model id, got {self.model!r}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in EFFORTS:
+            raise OptionsError(
+                f"reasoning effort must be one of {', '.join(EFFORTS)}, got {self.reasoning_effort!r}"
+            )
+        if self.stop is not None:
+            if len(self.stop) > 4:
+                raise OptionsError(f"at most 4 stop sequences are allowed, got {len(self.stop)}")
+            if not all(isinstance(s, str) and s for s in self.stop):
+                raise OptionsError("stop sequences must be non-empty strings")
+        if self.response_format is not None and self.response_format not in ("text", "json_object"):
+            raise OptionsError(f"response_format must be text or json_object, got {self.response_format!r}")
+        if isinstance(self.tool_choice, str) and self.tool_choice not in ("none", "auto", "required"):
+            raise OptionsError(
+                f"tool_choice must be none, auto, required or a function, got {self.tool_choice!r}"
+            )
+
+    def _check_combinations(self) -> None:
+        if self.temperature is not None and self.top_p is not None:
+            raise OptionsError(
+                "temperature and top_p cannot both be set: Heroku's Claude models reject the pair; keep one"
+            )
+        if self.thinking is not None:
+            if self.temperature is not None and self.temperature != 1:
+                raise OptionsError(
+                    f"extended thinking requires temperature 1 (got {self.temperature}); "
+                    "drop the temperature or set it to 1"
+                )
+            if self.top_p is not None:
+                raise OptionsError("extended thinking cannot be combined with top_p; drop top_p")
+
+    def over(self, fallback: ChatOptions) -> ChatOptions:
+        """These options, with every unset field taken from ``fallback`` (validated together)."""
+        merged = {
+            f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(fallback, f.name)
+            for f in fields(self)
+        }
+        return ChatOptions(**merged)
+
+    def updated(self, **changes: Any) -> ChatOptions:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def explicit(self) -> dict[str, Any]:
+        """The fields that are set, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def sdk_arguments(self, messages: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any]:
+        """Keyword arguments for ``client.chat.completions.create``: SDK fields plus Heroku's extra_body."""
+        args: dict[str, Any] = {"model": model, "messages": list(messages)}
+        for name in (
+            "temperature",
+            "top_p",
+            "max_tokens",
+            "reasoning_effort",
+            "tool_choice",
+            "parallel_tool_calls",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                args[name] = value
+        if self.stop:
+            args["stop"] = list(self.stop)
+        if self.tools:
+            args["tools"] = [dict(tool) for tool in self.tools]
+        if self.response_format is not None:
+            args["response_format"] = {"type": self.response_format}
+        if self.stream is not False:
+            args["stream"] = True
+            args["stream_options"] = {"include_usage": True}
+        # The SDK's signature has no parameters for Heroku's own fields: they ride in extra_body.
+        extra: dict[str, Any] = {}
+        if self.thinking is not None:
+            extra["extended_thinking"] = self.thinking.to_body()
+        if self.top_k is not None:
+            extra["top_k"] = self.top_k
+        if self.allow_ignored_params:
+            extra["allow_ignored_params"] = True
+        if extra:
+            args["extra_body"] = extra
+        return args
+
+
+def parse_effort(value: str) -> Effort:
+    """A reasoning effort from text, or an OptionsError naming the choices."""
+    effort = value.strip().lower()
+    if effort not in EFFORTS:
+        raise OptionsError(f"reasoning effort must be one of {', '.join(EFFORTS)}, got {value!r}")
+    return cast(Effort, effort)
+
+
+def _number(name: str, value: float | None, low: float, high: float | None, low_open: bool = False) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OptionsError(f"{name} must be a number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low or (high is not None and value > high):
+        span = f"{'above' if low_open else 'from'} {low:g}" + (f" to {high:g}" if high is not None else "")
+        raise OptionsError(f"{name} must be {span}, got {value:g}")
+
+
+def _whole(name: str, value: int | None, low: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OptionsError(f"{name} must be a whole number, got {value!r}")
+    if value < low:
+        raise OptionsError(f"{name} must be at least {low}, got {value}")

@@ -1,0 +1,144 @@
+"""ChatResult, the accumulated outcome of one response, and the accumulator that builds it from events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import (
+    Done,
+    Error,
+    Event,
+    ReasoningDelta,
+    ResponseInfo,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    ToolResult,
+    Usage,
+)
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One model response: answer, reasoning, tool calls, usage and timings."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+    request_id: str | None = None
+    time_to_first_token: float | None = None
+    total_time: float = 0.0
+    interrupted: bool = False
+    refusal: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over the time spent generating them, when both are known."""
+        if not self.usage or not self.usage.completion_tokens:
+            return None
+        generating = self.total_time - (self.time_to_first_token or 0.0)
+        return self.usage.completion_tokens / generating if generating > 0 else None
+
+    def json(self) -> Any:
+        """The answer parsed as JSON (for JSON-mode responses); tolerates a fenced ```json block."""
+        text = self.text.strip()
+        if text.startswith("```"):
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+            text = text.rsplit("```", 1)[0]
+        return json.loads(text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class ResultAccumulator:
+    """Folds events into a :class:`ChatResult`; the clock is injectable for tests."""
+
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        self._clock = clock
+        self._start = clock()
+        self._first: float | None = None
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, list[str | None]] = {}
+        self._complete: list[ToolCall] = []
+        self._tool_results: list[ToolResult] = []
+        self._usage: Usage | None = None
+        self._info: dict[str, str | None] = {}
+        self._refusal = False
+
+    def add(self, event: Event) -> None:
+        """Fold one event into the state."""
+        if isinstance(event, (TextDelta, ReasoningDelta)):
+            if self._first is None and event.text:
+                self._first = self._clock()
+            (self._text if isinstance(event, TextDelta) else self._reasoning).append(event.text)
+            self._refusal = self._refusal or (isinstance(event, TextDelta) and event.refusal)
+        elif isinstance(event, ToolCallDelta):
+            if self._first is None:
+                self._first = self._clock()
+            slot = self._calls.setdefault(event.index, [None, None, ""])
+            slot[0] = event.id or slot[0]
+            slot[1] = event.name or slot[1]
+            slot[2] = (slot[2] or "") + event.arguments
+        elif isinstance(event, ToolCall):
+            self._complete = [c for c in self._complete if c.id != event.id] + [event]
+        elif isinstance(event, ToolResult):
+            self._tool_results.append(event)
+        elif isinstance(event, Usage):
+            self._usage = event
+        elif isinstance(event, ResponseInfo):
+            for key in ("model", "response_id", "request_id", "finish_reason"):
+                value = getattr(event, key)
+                if value:
+                    self._info[key] = value
+        elif isinstance(event, (Done, Error)):
+            pass  # terminal events carry a result; they add nothing to it
+
+    @property
+    def text(self) -> str:
+        """The answer so far."""
+        return "".join(self._text)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning so far."""
+        return "".join(self._reasoning)
+
+    def result(self, *, interrupted: bool = False) -> ChatResult:
+        """The result as of now."""
+        now = self._clock()
+        return ChatResult(
+            text=self.text,
+            reasoning=self.reasoning,
+            tool_calls=tuple(self._complete) or self._calls_from_fragments(),
+            tool_results=tuple(self._tool_results),
+            usage=self._usage,
+            finish_reason=self._info.get("finish_reason"),
+            model=self._info.get("model"),
+            response_id=self._info.get("response_id"),
+            request_id=self._info.get("request_id"),
+            time_to_first_token=None if self._first is None else self._first - self._start,
+            total_time=now - self._start,
+            interrupted=interrupted,
+            refusal=self._refusal,
+        )
+
+    def _calls_from_fragments(self) -> tuple[ToolCall, ...]:
+        """Tool calls pieced together from deltas, for a stream cut before they completed."""
+        return tuple(
+            ToolCall(id=slot[0] or f"call_{index}", name=slot[1] or "", arguments=slot[2] or "")
+            for index, slot in sorted(self._calls.items())
+        )

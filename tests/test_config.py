@@ -1,0 +1,81 @@
+"""Settings from Heroku's config vars, attachment prefixes, and the key never shown whole."""
+
+from __future__ import annotations
+
+import pytest
+
+from heroku_magic import ConfigurationError, Settings
+from heroku_magic.config import attachments, mask_key, normalize_attachment
+
+KEY = "inf-0123456789abcdef-secret-9f3a"
+
+
+def test_reads_the_default_attachment() -> None:
+    env = {
+        "INFERENCE_URL": "https://us.inference.heroku.com/",
+        "INFERENCE_KEY": KEY,
+        "INFERENCE_MODEL_ID": "claude-4-5-sonnet",
+    }
+    settings = Settings.from_env(environ=env)
+    assert settings.base_url == "https://us.inference.heroku.com/v1"
+    assert settings.root_url == "https://us.inference.heroku.com"
+    assert settings.model_id == "claude-4-5-sonnet"
+
+
+def test_url_already_ending_in_v1_gets_it_once() -> None:
+    settings = Settings(url="https://us.inference.heroku.com/v1/", key=KEY)
+    assert settings.base_url == "https://us.inference.heroku.com/v1"
+
+
+def test_model_id_is_optional_on_the_standard_plan() -> None:
+    settings = Settings.from_env(environ={"INFERENCE_URL": "https://x.test", "INFERENCE_KEY": KEY})
+    assert settings.model_id is None
+
+
+@pytest.mark.parametrize("name", ["INFERENCE_CYAN", "inference-cyan", "INFERENCE_CYAN_URL"])
+def test_attachment_prefixes_by_name(name: str) -> None:
+    env = {"INFERENCE_CYAN_URL": "https://c.test", "INFERENCE_CYAN_KEY": KEY, "INFERENCE_CYAN_MODEL_ID": "m"}
+    settings = Settings.from_env(name, environ=env)
+    assert (settings.url, settings.model_id, settings.attachment) == ("https://c.test", "m", "INFERENCE_CYAN")
+
+
+def test_diffusion_prefix() -> None:
+    env = {"DIFFUSION_URL": "https://d.test", "DIFFUSION_KEY": KEY}
+    assert Settings.from_env("DIFFUSION", environ=env).url == "https://d.test"
+    assert normalize_attachment("diffusion_key") == "DIFFUSION"
+
+
+def test_missing_variables_name_them_and_how_to_get_them() -> None:
+    env = {"INFERENCE_CYAN_URL": "https://c.test", "INFERENCE_CYAN_KEY": KEY}
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env(environ=env)
+    message = str(info.value)
+    assert "INFERENCE_URL and INFERENCE_KEY are not set" in message
+    assert "heroku ai:models:create" in message and "python -m heroku_magic.simulator" in message
+    assert "INFERENCE_CYAN" in message  # points at the attachment that is there
+
+
+def test_bad_url_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="http"):
+        Settings(url="us.inference.heroku.com", key=KEY)
+
+
+def test_key_never_appears_in_repr_str_or_errors() -> None:
+    settings = Settings(url="https://x.test", key=KEY)
+    for text in (repr(settings), str(settings), f"{settings}", repr([settings])):
+        assert KEY not in text
+        assert "inf-…9f3a" in text
+    with pytest.raises(ConfigurationError) as info:
+        Settings(url="nope", key=KEY)
+    assert KEY not in str(info.value)
+
+
+def test_mask_key() -> None:
+    assert mask_key(KEY) == "inf-…9f3a"
+    assert mask_key("short") == "…"
+    assert mask_key("") == ""
+
+
+def test_attachments_lists_complete_pairs() -> None:
+    env = {"INFERENCE_URL": "u", "INFERENCE_KEY": "k", "DIFFUSION_URL": "u", "OTHER_URL": "u"}
+    assert attachments(env) == ["INFERENCE"]
