@@ -1,0 +1,19 @@
+"""A local simulator of the Heroku Managed Inference API, for demos, notebooks and tests.
+
+It serves the real HTTP contract (auth, validation errors, streaming and non-streaming chat,
+reasoning, tool calls, usage, ``/available-models``) with deterministic simulated models and fault
+injection. It imports nothing from the rest of ``heroku_magic``, so the client is tested against an
+independent implementation of the contract.
+
+    with Simulator() as sim:
+        client = openai.OpenAI(base_url=sim.url + "/v1", api_key=sim.key)
+
+Prompt directives are documented in `heroku_magic.simulator.models`, fault kinds in
+`heroku_magic.simulator.faults`; ``python -m heroku_magic.simulator --help`` runs it as a command.
+"""
+
+from .faults import Fault
+from .server import Simulator
+from .state import RecordedRequest, SimulatorConfig
+
+__all__ = ["Fault", "RecordedRequest", "Simulator", "SimulatorConfig"]

@@ -1,0 +1,31 @@
+"""Shared fixtures: one local Heroku simulator per test session, reset before each test that uses it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from heroku_magic.simulator import Simulator, SimulatorConfig
+
+
+@pytest.fixture(scope="session")
+def simulator_session() -> Iterator[Simulator]:
+    """A simulator on a free port with zero pacing, shared by the whole session."""
+    with Simulator(SimulatorConfig(port=0, ttft=0.0, interval=0.0)) as sim:
+        yield sim
+
+
+@pytest.fixture
+def simulator(simulator_session: Simulator) -> Simulator:
+    """The session simulator with no recorded requests, no pending faults and zero pacing."""
+    simulator_session.reset()
+    return simulator_session
+
+
+@pytest.fixture
+def simulator_env(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """The simulator, with ``INFERENCE_URL/KEY/MODEL_ID`` pointing at it for this test."""
+    for name, value in simulator.env().items():
+        monkeypatch.setenv(name, value)
+    return simulator

@@ -1,0 +1,662 @@
+"""The simulator's HTTP contract, over real HTTP: raw requests and the real ``openai`` SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from heroku_magic.simulator import Simulator, SimulatorConfig
+
+MODEL = "claude-4-5-sonnet"
+CHAT = "/v1/chat/completions"
+THINKING: dict[str, Any] = {
+    "extended_thinking": {"enabled": True, "budget_tokens": 1024, "include_reasoning": True}
+}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["city", "unit"],
+        },
+    },
+}
+CLOCK = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}},
+    },
+}
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Raw:
+    """A raw HTTP response."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def http(sim: Simulator, method: str, path: str, body: Any = None, key: str | None = "default") -> Raw:
+    """One raw request; ``key="default"`` sends the simulator's key, None sends none."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(sim.url + path, data=data, method=method)
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {sim.key if key == 'default' else key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with _OPENER.open(request, timeout=10) as response:
+            return Raw(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
+    except urllib.error.HTTPError as error:
+        return Raw(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
+
+
+def chat(sim: Simulator, prompt: str = "hi", **fields: Any) -> Raw:
+    """A raw chat completion request with one user message."""
+    return http(sim, "POST", CHAT, {"model": MODEL, "messages": [user(prompt)], **fields})
+
+
+def user(text: str) -> Any:
+    """A user message (typed Any: the SDK's message TypedDicts are not the point here)."""
+    return {"role": "user", "content": text}
+
+
+def sdk(sim: Simulator) -> openai.OpenAI:
+    return openai.OpenAI(base_url=sim.url + "/v1", api_key=sim.key, max_retries=0)
+
+
+def ask(sim: Simulator, prompt: str, **kwargs: Any) -> Any:
+    """A non-streaming completion through the SDK."""
+    return sdk(sim).chat.completions.create(model=MODEL, messages=[user(prompt)], **kwargs)
+
+
+def stream(sim: Simulator, prompt: str | list[Any], **kwargs: Any) -> list[Any]:
+    """All chunks of a streamed completion through the SDK."""
+    messages = [user(prompt)] if isinstance(prompt, str) else prompt
+    return list(sdk(sim).chat.completions.create(model=MODEL, messages=messages, stream=True, **kwargs))
+
+
+def text_of(chunks: list[Any]) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def assert_error(raw: Raw, status: int, kind: str, fragment: str = "") -> None:
+    """``raw`` is a Heroku error of that status and type whose message contains ``fragment``."""
+    assert raw.status == status
+    error = raw.json()["error"]
+    assert set(error) == {"code", "message", "type"}
+    assert (error["code"], error["type"]) == (status, kind)
+    assert fragment in error["message"]
+    assert raw.headers["x-request-id"]
+
+
+# -- catalogue, auth, routing ------------------------------------------------------------------
+
+
+def test_available_models_needs_no_auth_and_lists_the_catalogue(simulator: Simulator) -> None:
+    raw = http(simulator, "GET", "/available-models", key=None)
+    assert raw.status == 200
+    models = {m["model_id"]: m for m in raw.json()}
+    assert models["claude-4-5-sonnet"] == {
+        "model_id": "claude-4-5-sonnet",
+        "type": ["text-to-text"],
+        "regions": ["us-east-1", "eu-central-1"],
+    }
+    assert models["cohere-embed-multilingual"]["type"] == ["text-to-embedding"]
+    assert models["stable-image-ultra"]["type"] == ["text-to-image"]
+    assert models["cohere-rerank-3-5"]["type"] == ["text-to-ranking"]
+    assert sum("text-to-text" in m["type"] for m in models.values()) == 9
+
+
+@pytest.mark.parametrize("key", [None, "inf-wrong", "inf-ünïcode"])
+def test_missing_or_wrong_key_is_401(simulator: Simulator, key: str | None) -> None:
+    raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": [user("hi")]}, key=key)
+    assert raw.json() == {
+        "error": {"code": 401, "message": "Invalid API key provided", "type": "authentication_error"}
+    }
+    assert raw.status == 401
+
+
+def test_sdk_raises_authentication_error(simulator: Simulator) -> None:
+    client = openai.OpenAI(base_url=simulator.url + "/v1", api_key="inf-nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_every_response_carries_request_id_and_rate_limit_headers(simulator: Simulator) -> None:
+    for raw in (
+        chat(simulator),
+        http(simulator, "GET", "/available-models"),
+        http(simulator, "GET", "/nope"),
+    ):
+        assert raw.headers["x-request-id"]
+        assert raw.headers["x-ratelimit-limit-requests"] == "150"
+        assert raw.headers["x-ratelimit-reset-requests"].endswith("s")
+    assert int(chat(simulator).headers["x-ratelimit-remaining-requests"]) < 150
+
+
+def test_unknown_path_is_404_and_wrong_method_405(simulator: Simulator) -> None:
+    assert_error(http(simulator, "GET", "/v1/models"), 404, "invalid_request_error", "/v1/models")
+    assert_error(http(simulator, "GET", CHAT), 405, "invalid_request_error")
+
+
+def test_agents_endpoint_is_501_after_auth(simulator: Simulator) -> None:
+    body = {"model": MODEL, "messages": [user("hi")]}
+    assert http(simulator, "POST", "/v1/agents/heroku", body, key=None).status == 401
+    raw = http(simulator, "POST", "/v1/agents/heroku", body)
+    assert_error(raw, 501, "server_error", "agents endpoint")
+    assert raw.headers["x-should-retry"] == "false"
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["claude-9", "cohere-embed-multilingual"])
+def test_unknown_or_non_chat_model_is_403(simulator: Simulator, model: str) -> None:
+    raw = http(simulator, "POST", CHAT, {"model": model, "messages": [user("hi")]})
+    assert raw.json() == {
+        "error": {
+            "code": 403,
+            "message": "you do not have access to that model",
+            "type": "authorization_error",
+        }
+    }
+
+
+@pytest.mark.parametrize("missing", ["model", "messages"])
+def test_missing_required_field_is_400(simulator: Simulator, missing: str) -> None:
+    body = {"model": MODEL, "messages": [user("hi")]}
+    del body[missing]
+    assert_error(http(simulator, "POST", CHAT, body), 400, "invalid_request_error", f"'{missing}'")
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"temperature": 0.5, "top_p": 0.9}, "cannot both be specified"),
+        ({**THINKING, "temperature": 0.5}, "may only be set to 1 when thinking is enabled"),
+        ({"extended_thinking": {"enabled": True, "budget_tokens": 512}}, "greater than or equal to 1024"),
+        ({**THINKING, "top_p": 0.9}, "top_p"),
+        ({**THINKING, "model": "claude-3-5-haiku"}, "extended thinking is not supported"),
+        ({**THINKING, "model": "nova-pro"}, "extended thinking is not supported"),
+        ({"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ({"temperature": 1.5}, "temperature"),
+    ],
+)
+def test_rejected_combinations_are_400(simulator: Simulator, fields: dict[str, Any], fragment: str) -> None:
+    assert_error(chat(simulator, **fields), 400, "invalid_request_error", fragment)
+
+
+def test_thinking_with_temperature_one_is_accepted(simulator: Simulator) -> None:
+    assert chat(simulator, temperature=1, **THINKING).status == 200
+
+
+def test_unknown_field_is_400_unless_ignored_params_are_allowed(simulator: Simulator) -> None:
+    assert_error(chat(simulator, frobnicate=1), 400, "invalid_request_error", "'frobnicate'")
+    assert chat(simulator, frobnicate=1, allow_ignored_params=True).status == 200
+    assert chat(simulator, n=1, frequency_penalty=0.1, top_k=5, max_tokens=50, user="u").status == 200
+
+
+@pytest.mark.parametrize(
+    ("message", "status", "fragment"),
+    [
+        (
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            400,
+            "content is required",
+        ),
+        ({"role": "assistant", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, 400, "content is required"),
+        ({"role": "tool", "tool_call_id": "t1", "content": ""}, 400, "content is required"),
+        ({"role": "robot", "content": "beep"}, 400, "role"),
+        (
+            {"role": "assistant", "content": "ok", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
+            500,
+            "Failed to execute chat",
+        ),
+    ],
+)  # fmt: skip
+def test_message_rules(simulator: Simulator, message: dict[str, Any], status: int, fragment: str) -> None:
+    body = {"model": MODEL, "messages": [user("hi"), message, user("again")]}
+    raw = http(simulator, "POST", CHAT, body)
+    assert_error(raw, status, "invalid_request_error" if status == 400 else "server_error", fragment)
+
+
+def test_invalid_json_body_is_400(simulator: Simulator) -> None:
+    request = urllib.request.Request(simulator.url + CHAT, data=b"{nope", method="POST")
+    request.add_header("Authorization", f"Bearer {simulator.key}")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        _OPENER.open(request, timeout=10)
+    assert caught.value.code == 400
+
+
+# -- simulated answers -----------------------------------------------------------------------
+
+
+def test_default_answer_is_markdown_deterministic_and_prompt_dependent(simulator: Simulator) -> None:
+    first = ask(simulator, "How do I reverse a list in Python?")
+    again = ask(simulator, "How do I reverse a list in Python?")
+    other = ask(simulator, "Tell me about sorting")
+    text = first.choices[0].message.content
+    assert text == again.choices[0].message.content != other.choices[0].message.content
+    assert text.startswith("### ") and "How do I reverse a list in Python?" in text.splitlines()[0]
+    assert sum(line.startswith("- ") for line in text.splitlines()) == 3
+    assert "```python\n" in text
+    assert first.id.startswith("chatcmpl-") and first.id != again.id
+    assert first.system_fingerprint.startswith("heroku-inf-")
+    assert first.object == "chat.completion"
+    assert first.choices[0].finish_reason == "stop"
+
+
+def test_stream_and_non_stream_give_the_same_text(simulator: Simulator) -> None:
+    chunks = stream(simulator, "Same answer both ways?")
+    assert text_of(chunks) == ask(simulator, "Same answer both ways?").choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    content_pieces = [c.choices[0].delta.content for c in chunks[1:-1]]
+    assert all(1 <= len(piece.split()) <= 2 for piece in content_pieces)
+
+
+def test_echo_is_verbatim(simulator: Simulator) -> None:
+    payload = '<script>alert("x")</script>\n\n# Title & **bold**\n  indented `code`\n'
+    assert ask(simulator, "  ECHO: " + payload).choices[0].message.content == payload
+    assert text_of(stream(simulator, "echo:" + payload)) == payload
+
+
+def test_words_directive_streams_exactly_n_word_chunks(simulator: Simulator) -> None:
+    chunks = stream(simulator, "please words:1500 now")
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) == 1500
+    assert pieces[0] == "w1 " and pieces[-1] == "w1500 "
+    assert chunks[-1].usage.completion_tokens == 1500
+
+
+def test_usage_is_on_the_final_chunk_and_adds_up(simulator: Simulator) -> None:
+    chunks = stream(simulator, "count these five words")
+    assert all(c.usage is None for c in chunks[:-1])
+    final = chunks[-1]
+    assert final.choices[0].finish_reason == "stop"
+    assert final.usage.prompt_tokens == 4
+    assert final.usage.completion_tokens == len(text_of(chunks).split())
+    assert final.usage.total_tokens == final.usage.prompt_tokens + final.usage.completion_tokens
+
+
+def test_reasoning_streams_before_the_answer(simulator: Simulator) -> None:
+    chunks = stream(simulator, "Why is the sky blue?", extra_body=THINKING)
+    kinds = []
+    for chunk in chunks[1:-1]:
+        delta = chunk.choices[0].delta
+        kinds.append("reasoning" if (delta.model_extra or {}).get("reasoning") else "content")
+    assert kinds.count("reasoning") > 3
+    assert kinds == sorted(kinds, key=lambda kind: kind != "reasoning")  # all reasoning first
+    thinking = "".join(
+        c.choices[0].delta.model_extra["reasoning"]["thinking"]
+        for c in chunks
+        if c.choices and (c.choices[0].delta.model_extra or {}).get("reasoning")
+    )
+    assert "Why is the sky blue?" in thinking
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == len(thinking.split())
+
+
+def test_reasoning_in_non_streaming_message(simulator: Simulator) -> None:
+    message = ask(simulator, "Think first", extra_body=THINKING).choices[0].message
+    assert "Think first" in message.model_extra["reasoning"]["thinking"]
+
+
+def test_reasoning_is_counted_but_hidden_without_include_reasoning(simulator: Simulator) -> None:
+    hidden = {"extended_thinking": {"enabled": True, "budget_tokens": 2048}}
+    for response in (ask(simulator, "x", extra_body=hidden), ask(simulator, "x", reasoning_effort="high")):
+        assert "reasoning" not in (response.choices[0].message.model_extra or {})
+        assert response.usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_max_tokens_cuts_with_length(simulator: Simulator) -> None:
+    response = ask(simulator, "Long answer please", max_tokens=5)
+    assert len(response.choices[0].message.content.split()) == 5
+    assert response.choices[0].finish_reason == "length"
+    assert stream(simulator, "words:50", max_completion_tokens=7)[-1].choices[0].finish_reason == "length"
+
+
+def test_stop_sequence_cuts_the_answer(simulator: Simulator) -> None:
+    response = ask(simulator, "echo: one two STOP three", stop=["STOP"])
+    assert response.choices[0].message.content == "one two "
+    assert response.choices[0].finish_reason == "stop"
+
+
+def test_json_object_response_format(simulator: Simulator) -> None:
+    response = ask(simulator, "Give me JSON", response_format={"type": "json_object"})
+    data = json.loads(response.choices[0].message.content)
+    assert data["prompt"] == "Give me JSON"
+
+
+# -- tool calls ---------------------------------------------------------------------------------
+
+
+def accumulate(chunks: list[Any]) -> dict[int, dict[str, str]]:
+    """Tool calls assembled from OpenAI-style fragments, by index."""
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for fragment in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            call = calls.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += fragment.id or ""
+            call["name"] += fragment.function.name or ""
+            call["arguments"] += fragment.function.arguments or ""
+    return calls
+
+
+def test_tool_call_streams_as_fragments(simulator: Simulator) -> None:
+    chunks = stream(simulator, "What is the weather? use get_weather city=Paris days=3", tools=[WEATHER])
+    fragments = [
+        c.choices[0].delta.tool_calls[0] for c in chunks if c.choices and c.choices[0].delta.tool_calls
+    ]
+    assert len(fragments) > 2
+    head = fragments[0]
+    assert head.id.startswith("toolu_") and head.type == "function"
+    assert (head.function.name, head.function.arguments) == ("get_weather", "")
+    assert all(f.id is None and f.function.name is None for f in fragments[1:])
+    call = accumulate(chunks)[0]
+    assert json.loads(call["arguments"]) == {"city": "Paris", "days": 3, "unit": "celsius"}
+    assert "get_weather" in text_of(chunks)  # Heroku needs non-empty content alongside tool calls
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+def test_two_named_tools_give_parallel_calls(simulator: Simulator) -> None:
+    chunks = stream(simulator, "call get_time and get_weather", tools=[WEATHER, CLOCK])
+    calls = accumulate(chunks)
+    assert [calls[0]["name"], calls[1]["name"]] == ["get_time", "get_weather"]
+    assert calls[0]["id"] != calls[1]["id"]
+    single = ask(
+        simulator, "call get_time and get_weather", tools=[WEATHER, CLOCK], parallel_tool_calls=False
+    )
+    assert len(single.choices[0].message.tool_calls) == 1
+
+
+def test_whole_tool_calls_mode(simulator: Simulator) -> None:
+    simulator.inject("whole_tool_calls")
+    chunks = stream(simulator, "use a tool", tools=[WEATHER, CLOCK])
+    fragments = [c.choices[0].delta.tool_calls for c in chunks if c.choices and c.choices[0].delta.tool_calls]
+    assert len(fragments) == 1
+    whole = fragments[0][0]
+    assert whole.function.name == "get_weather"
+    assert json.loads(whole.function.arguments) == {"city": "sample city", "unit": "celsius"}
+    assert (
+        len([c for c in stream(simulator, "use a tool", tools=[WEATHER]) if c.choices[0].delta.tool_calls])
+        > 2
+    )
+
+
+def test_tool_choice_controls_calling(simulator: Simulator) -> None:
+    def names(**kwargs: Any) -> list[str]:
+        message = ask(simulator, "hello get_weather", tools=[WEATHER, CLOCK], **kwargs).choices[0].message
+        return [call.function.name for call in message.tool_calls or []]
+
+    assert names() == ["get_weather"]
+    assert names(tool_choice="none") == []
+    assert names(tool_choice={"type": "function", "function": {"name": "get_time"}}) == ["get_time"]
+    plain = ask(simulator, "no tools mentioned", tools=[WEATHER])
+    assert plain.choices[0].message.tool_calls is None
+    forced = ask(simulator, "no tools mentioned", tools=[CLOCK, WEATHER], tool_choice="required")
+    assert forced.choices[0].message.tool_calls[0].function.name == "get_time"
+    assert forced.choices[0].finish_reason == "tool_calls"
+
+
+def test_tool_result_follow_up_quotes_the_result(simulator: Simulator) -> None:
+    first = ask(simulator, "get_weather city=Oslo", tools=[WEATHER]).choices[0].message
+    call = first.tool_calls[0]
+    messages = [
+        user("get_weather city=Oslo"),
+        {"role": "assistant", "content": first.content, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": '{"temp": -3, "sky": "snow"}'},
+    ]
+    chunks = stream(simulator, messages, tools=[WEATHER])
+    text = text_of(chunks)
+    assert '> {"temp": -3, "sky": "snow"}' in text and "`get_weather`" in text
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+def test_disconnect_mid_stream(simulator: Simulator) -> None:
+    simulator.inject("disconnect", after_chunks=3)
+    received = []
+    with pytest.raises(openai.APIConnectionError):
+        for chunk in sdk(simulator).chat.completions.create(
+            model=MODEL, messages=[user("words:20")], stream=True
+        ):
+            received.append(chunk)
+    assert len(received) == 3
+    simulator.inject("disconnect")
+    with pytest.raises(openai.APIConnectionError):
+        ask(simulator, "non-streaming too")
+    assert ask(simulator, "healthy again").choices[0].message.content
+
+
+def test_malformed_chunk(simulator: Simulator) -> None:
+    simulator.inject("malformed_chunk", after_chunks=2)
+    raw = chat(simulator, "words:5", stream=True)
+    events = [line for line in raw.body.decode().split("\n\n") if line]
+    assert events[2] == "data: {not json"
+    assert events[-1] == "data: [DONE]"
+    simulator.inject("malformed_chunk")
+    with pytest.raises(json.JSONDecodeError):
+        stream(simulator, "words:5")
+
+
+def test_in_band_error(simulator: Simulator) -> None:
+    simulator.inject("in_band_error", after_chunks=2, message="backend exploded")
+    raw = chat(simulator, "words:5", stream=True)
+    events = [line for line in raw.body.decode().split("\n\n") if line]
+    assert len(events) == 3 and "[DONE]" not in raw.body.decode()
+    assert json.loads(events[-1][len("data: ") :]) == {
+        "error": {"code": 500, "message": "backend exploded", "type": "server_error"}
+    }
+    simulator.inject("in_band_error")
+    with pytest.raises(openai.APIError, match="Failed to execute chat"):
+        stream(simulator, "words:5")
+
+
+def test_rate_limit(simulator: Simulator) -> None:
+    simulator.inject("rate_limit", retry_after="7")
+    raw = chat(simulator)
+    assert_error(raw, 429, "rate_limit_error", "Rate limit exceeded")
+    assert raw.headers["retry-after"] == "7"
+    assert raw.headers["x-ratelimit-reset-requests"] == "7s"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "0"
+    simulator.inject("rate_limit")
+    with pytest.raises(openai.RateLimitError):
+        stream(simulator, "hi")
+
+
+def test_server_errors(simulator: Simulator) -> None:
+    simulator.inject("server_error")
+    assert_error(chat(simulator), 500, "server_error", "Failed to execute chat")
+    simulator.inject("server_error", status=503, message="overloaded")
+    assert_error(chat(simulator), 503, "server_error", "overloaded")
+    simulator.inject("server_error", status=502, body="<html><h1>Bad gateway</h1></html>")
+    raw = chat(simulator, stream=True)
+    assert (raw.status, raw.body) == (502, b"<html><h1>Bad gateway</h1></html>")
+    assert raw.headers["content-type"].startswith("text/html")
+    simulator.inject("server_error", body='{"error":"Internal Server Error"}')
+    raw = chat(simulator)
+    assert (raw.status, raw.json()) == (500, {"error": "Internal Server Error"})
+    simulator.inject("server_error", status=504)
+    with pytest.raises(openai.InternalServerError):
+        ask(simulator, "hi")
+
+
+def test_slow_first_byte(simulator: Simulator) -> None:
+    simulator.inject("slow_first_byte", seconds=0.3)
+    start = time.monotonic()
+    assert chat(simulator).status == 200
+    assert time.monotonic() - start >= 0.3
+
+
+def test_faults_apply_times_in_order_and_only_after_auth(simulator: Simulator) -> None:
+    simulator.inject("server_error", times=2)
+    simulator.inject("rate_limit")
+    assert http(simulator, "POST", CHAT, {"model": MODEL, "messages": [user("x")]}, key="bad").status == 401
+    assert len(simulator.pending_faults()) == 2
+    assert [chat(simulator).status for _ in range(4)] == [500, 500, 429, 200]
+    assert simulator.pending_faults() == []
+
+
+def test_inject_rejects_unknown_kinds_and_params(simulator: Simulator) -> None:
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        simulator.inject("meteor")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        simulator.inject("disconnect", after=3)
+    with pytest.raises(ValueError, match="times"):
+        simulator.inject("disconnect", times=0)
+
+
+# -- pacing, disconnects, recording, reset -----------------------------------------------------
+
+
+def test_ttft_is_measurable_and_reset_restores_pacing(simulator: Simulator) -> None:
+    simulator.config.ttft = 0.3
+    start = time.monotonic()
+    iterator = iter(sdk(simulator).chat.completions.create(model=MODEL, messages=[user("hi")], stream=True))
+    next(iterator)
+    assert time.monotonic() - start >= 0.3
+    simulator.reset()
+    assert simulator.config.ttft == 0.0
+
+
+def test_client_disconnect_stops_the_stream(simulator: Simulator) -> None:
+    simulator.config.interval = 0.01
+    response = sdk(simulator).chat.completions.create(model=MODEL, messages=[user("words:5000")], stream=True)
+    assert isinstance(response, openai.Stream)
+    iterator = iter(response)
+    for _ in range(5):
+        next(iterator)
+    assert simulator.active_streams == 1
+    response.close()
+    deadline = time.monotonic() + 3
+    while simulator.active_streams and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert simulator.active_streams == 0
+
+
+def test_requests_are_recorded_including_rejected_ones(simulator: Simulator) -> None:
+    http(simulator, "GET", "/available-models", key=None)
+    http(simulator, "POST", CHAT, {"model": MODEL, "messages": [user("denied")]}, key="bad")
+    ask(simulator, "accepted", extra_body={"top_k": 3})
+    recorded = simulator.requests
+    assert [(r.method, r.path) for r in recorded] == [
+        ("GET", "/available-models"),
+        ("POST", CHAT),
+        ("POST", CHAT),
+    ]
+    assert recorded[1].headers["authorization"] == "Bearer bad"
+    assert recorded[1].body == {"model": MODEL, "messages": [user("denied")]}
+    assert simulator.last_request == {"model": MODEL, "messages": [user("accepted")], "top_k": 3}
+    simulator.reset()
+    assert simulator.requests == [] and simulator.last_request is None
+
+
+def test_admin_endpoints(simulator: Simulator) -> None:
+    assert http(simulator, "GET", "/_simulator/requests", key=None).status == 401
+    raw = http(
+        simulator, "POST", "/_simulator/faults", {"kind": "rate_limit", "times": 2, "retry_after": "3"}
+    )
+    assert raw.json() == {"pending": [{"kind": "rate_limit", "times": 2, "retry_after": "3"}]}
+    assert_error(
+        http(simulator, "POST", "/_simulator/faults", {"kind": "meteor"}), 400, "invalid_request_error"
+    )
+    assert chat(simulator, "first").status == 429
+    recorded = http(simulator, "GET", "/_simulator/requests").json()
+    assert [r["body"]["messages"][0]["content"] for r in recorded] == ["first"]
+    config = http(simulator, "POST", "/_simulator/config", {"ttft": 0.05, "interval": 0.001}).json()
+    assert config == {"ttft": 0.05, "interval": 0.001} and simulator.config.interval == 0.001
+    assert http(simulator, "POST", "/_simulator/config", {"ttft": -1}).status == 400
+    assert http(simulator, "POST", "/_simulator/reset").json() == {"ok": True}
+    assert simulator.requests == [] and simulator.config.ttft == 0.0
+    assert chat(simulator).status == 200  # the second rate_limit use was cleared
+
+
+def test_simulator_lifecycle_env_and_context_manager() -> None:
+    with Simulator(SimulatorConfig(key="inf-other", model="nova-pro")) as sim:
+        assert sim.env() == {
+            "INFERENCE_URL": sim.url,
+            "INFERENCE_KEY": "inf-other",
+            "INFERENCE_MODEL_ID": "nova-pro",
+        }
+        assert sim.url == f"http://127.0.0.1:{sim.port}"
+        assert http(sim, "GET", "/available-models").status == 200
+    with pytest.raises(OSError):
+        http(sim, "GET", "/available-models")
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def command(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    env_file = tmp_path / "sim.env"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "heroku_magic.simulator", "--port", "0", "--env-file", str(env_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield process, env_file
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_command_writes_env_file_serves_and_stops_on_sigterm(
+    command: tuple[subprocess.Popen[str], Path],
+) -> None:
+    process, env_file = command
+    deadline = time.monotonic() + 15
+    while not env_file.exists():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "the simulator did not write its env file"
+        time.sleep(0.05)
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert env["INFERENCE_KEY"] == "inf-simulator-key" and env["INFERENCE_MODEL_ID"] == MODEL
+    with _OPENER.open(env["INFERENCE_URL"] + "/available-models", timeout=10) as response:
+        assert response.status == 200
+    process.terminate()
+    stdout, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert f"export INFERENCE_URL={env['INFERENCE_URL']}" in stdout.splitlines()
+
+
+def test_command_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "heroku_magic.simulator", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    for option in ("--host", "--port", "--key", "--ttft", "--interval", "--env-file"):
+        assert option in result.stdout
