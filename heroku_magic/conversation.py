@@ -93,7 +93,13 @@ class Conversation:
         return messages
 
     def stream(
-        self, prompt: str, options: ChatOptions | None = None, *, key: str | None = None, record: bool = True
+        self,
+        prompt: str,
+        options: ChatOptions | None = None,
+        *,
+        key: str | None = None,
+        record: bool = True,
+        client: ChatClient | None = None,
     ) -> Iterator[Event]:
         """Send ``prompt`` with the history; yield its events, ending in Done or Error."""
         options = options or ChatOptions()
@@ -101,7 +107,7 @@ class Conversation:
         messages = self.messages(prompt, key=key, system=system)
         accumulator = ResultAccumulator(self._clock)
         try:
-            for event in self.client.events(messages, options):
+            for event in (client or self.client).events(messages, options):
                 accumulator.add(event)
                 yield event
         except HerokuMagicError as exc:

@@ -20,6 +20,10 @@ from collections.abc import Mapping
 class HerokuMagicError(Exception):
     """Base class of every error this package raises on purpose."""
 
+    def _render_traceback_(self) -> list[str]:
+        """One line instead of a traceback in IPython (the message says it all; %tb still has it)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigurationError(HerokuMagicError):
     """The environment does not say where or how to reach Heroku Inference."""

@@ -38,6 +38,7 @@ class ChatResult:
     response_id: str | None = None
     request_id: str | None = None
     time_to_first_token: float | None = None
+    thinking_time: float | None = None
     total_time: float = 0.0
     interrupted: bool = False
     refusal: bool = False
@@ -70,6 +71,7 @@ class ResultAccumulator:
         self._clock = clock
         self._start = clock()
         self._first: float | None = None
+        self._thinking: list[float] = []  # when reasoning started, and when the answer took over
         self._text: list[str] = []
         self._reasoning: list[str] = []
         self._calls: dict[int, list[str | None]] = {}
@@ -82,8 +84,14 @@ class ResultAccumulator:
     def add(self, event: Event) -> None:
         """Fold one event into the state."""
         if isinstance(event, (TextDelta, ReasoningDelta)):
-            if self._first is None and event.text:
-                self._first = self._clock()
+            reasoning = isinstance(event, ReasoningDelta)
+            starts_thinking = reasoning and not self._thinking
+            ends_thinking = not reasoning and len(self._thinking) == 1
+            if event.text and (self._first is None or starts_thinking or ends_thinking):
+                now = self._clock()
+                self._first = self._first if self._first is not None else now
+                if starts_thinking or ends_thinking:
+                    self._thinking.append(now)
             (self._text if isinstance(event, TextDelta) else self._reasoning).append(event.text)
             self._refusal = self._refusal or (isinstance(event, TextDelta) and event.refusal)
         elif isinstance(event, ToolCallDelta):
@@ -131,10 +139,16 @@ class ResultAccumulator:
             response_id=self._info.get("response_id"),
             request_id=self._info.get("request_id"),
             time_to_first_token=None if self._first is None else self._first - self._start,
+            thinking_time=self._thinking_time(now),
             total_time=now - self._start,
             interrupted=interrupted,
             refusal=self._refusal,
         )
+
+    def _thinking_time(self, now: float) -> float | None:
+        if not self._thinking:
+            return None
+        return (self._thinking[1] if len(self._thinking) > 1 else now) - self._thinking[0]
 
     def _calls_from_fragments(self) -> tuple[ToolCall, ...]:
         """Tool calls pieced together from deltas, for a stream cut before they completed."""

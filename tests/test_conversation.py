@@ -41,14 +41,14 @@ def test_accumulator_builds_the_whole_result() -> None:
         ResponseInfo(model="m", response_id="chatcmpl-1", request_id="req-1"),
         ReasoningDelta("think "),  # first token at 102
         ReasoningDelta("hard"),
-        TextDelta("Hello"),
+        TextDelta("Hello"),  # the answer takes over at 103
         TextDelta(" world"),
         ToolCall("t1", "f", "{}"),
         ResponseInfo(finish_reason="stop"),
         Usage(10, 20, 30, reasoning_tokens=4),
     ]:
         accumulator.add(event)
-    result = accumulator.result()  # end=103
+    result = accumulator.result()  # end=104
     assert (result.text, result.reasoning) == ("Hello world", "think hard")
     assert (result.model, result.response_id, result.request_id, result.finish_reason) == (
         "m",
@@ -58,8 +58,9 @@ def test_accumulator_builds_the_whole_result() -> None:
     )
     assert result.tool_calls == (ToolCall("t1", "f", "{}"),)
     assert result.usage == Usage(10, 20, 30, 4)
-    assert result.time_to_first_token == 1.0 and result.total_time == 2.0
-    assert result.tokens_per_second == 20.0
+    assert result.time_to_first_token == 1.0 and result.total_time == 3.0
+    assert result.thinking_time == 1.0
+    assert result.tokens_per_second == 10.0
     assert not result.interrupted
     assert accumulator.result(interrupted=True).interrupted
 

@@ -1,0 +1,340 @@
+"""The IPython layer: ``%%heroku_chat`` and its line-magic companions.
+
+Each magic parses its arguments (IPython's ``@magic_arguments``: the parser is the ``?`` help),
+turns them into :class:`~heroku_magic.options.ChatOptions`, calls the core, and hands the events to
+renderers. State lives on a :class:`~heroku_magic.session.Session`, never on this object.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+from traitlets import Bool, Float, Int, Unicode
+
+from .config import DEFAULT_ATTACHMENT
+from .errors import APIError, ConfigurationError, OptionsError
+from .options import ChatOptions, Thinking, parse_effort
+from .render import Renderer, drive
+from .render.markdown import first_code_block, neutralize_html
+from .render.static import StaticRenderer
+from .render.text import TextRenderer
+from .result import ChatResult
+from .session import DEFAULT_CONVERSATION, Session
+
+_NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+FORMATS = ("markdown", "text", "code")
+
+
+@magics_class
+class HerokuMagics(Magics):
+    """Magics for Heroku Managed Inference and Agents. Configure with ``%config HerokuMagics.NAME = ...``."""
+
+    model = Unicode(
+        None, allow_none=True, help="Default model when neither the cell nor the panel sets one."
+    ).tag(config=True)
+    system = Unicode(None, allow_none=True, help="Default system prompt for new conversations.").tag(
+        config=True
+    )
+    temperature = Float(None, allow_none=True, help="Default sampling temperature (0-1).").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default maximum number of tokens to generate.").tag(
+        config=True
+    )
+    attachment = Unicode(
+        DEFAULT_ATTACHMENT,
+        help="Config-var prefix of the add-on attachment (INFERENCE, INFERENCE_CYAN, ...).",
+    ).tag(config=True)
+    timeout = Float(600.0, help="Seconds to wait for a response.").tag(config=True)
+    max_retries = Int(
+        2, help="Retries on 429/5xx/connection errors (the SDK's backoff, honouring Retry-After)."
+    ).tag(config=True)
+    widgets = Bool(
+        None, allow_none=True, help="Live widgets: True, False, or None to decide by frontend."
+    ).tag(config=True)
+    paint_interval = Float(0.1, help="Minimum seconds between repaints of a streaming answer.").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.session = session or Session()
+        self._cell_id: str | None = None
+        if shell is not None:
+            shell.events.register("pre_run_cell", self._remember_cell)
+
+    def _remember_cell(self, info: Any) -> None:
+        self._cell_id = getattr(info, "cell_id", None)
+
+    def _current_cell_id(self) -> str | None:
+        """The frontend's id of the running cell (re-running a cell replaces its turn)."""
+        if self._cell_id:
+            return self._cell_id
+        kernel = getattr(self.shell, "kernel", None)
+        parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None
+        metadata = (parent or {}).get("metadata") or {}
+        cell_id = metadata.get("cellId")
+        return cell_id if isinstance(cell_id, str) else None
+
+    # -- %%heroku_chat -----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument(
+        "-m",
+        "--model",
+        help="Model id, e.g. claude-4-5-sonnet (default: panel, config, then INFERENCE_MODEL_ID).",
+    )
+    @argument("-s", "--system", metavar="TEXT", help="System prompt (kept for the rest of the conversation).")
+    @argument(
+        "-t", "--temperature", type=float, help="Sampling temperature, 0-1 (not with --top-p or --thinking)."
+    )
+    @argument("--top-p", type=float, help="Nucleus sampling, (0-1] (not with --temperature or --thinking).")
+    @argument("--top-k", type=int, help="Sample from the K most likely tokens.")
+    @argument("--max-tokens", type=int, help="Maximum tokens to generate.")
+    @argument("--stop", metavar="SEQ", action="append", help="Stop sequence (repeatable, up to 4).")
+    @argument(
+        "--thinking",
+        metavar="BUDGET",
+        nargs="?",
+        type=int,
+        const=1024,
+        help="Extended thinking with this token budget (>= 1024; default 1024); the reasoning is shown.",
+    )
+    @argument("--effort", help="Reasoning effort: low, medium or high.")
+    @argument("--json", action="store_true", help="Ask for a JSON object; the parsed value is result.json().")
+    @argument(
+        "-c", "--conversation", metavar="NAME", help="Conversation to continue (default: one per kernel)."
+    )
+    @argument("--new", action="store_true", help="Start the conversation afresh.")
+    @argument("--no-history", action="store_true", help="A one-off turn: no history sent, nothing recorded.")
+    @argument("--out", metavar="VAR", help="Store the ChatResult in this variable.")
+    @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming.")
+    @argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        help="Show the answer as markdown, text, or code (code: its first code block goes into a new cell below).",
+    )
+    @argument(
+        "-i",
+        "--interpolate",
+        action="store_true",
+        help="Fill {name} in the cell from the user namespace ({{ and }} for literal braces).",
+    )
+    @argument(
+        "--allow-ignored-params",
+        action="store_true",
+        help="Let Heroku ignore parameters it does not support instead of failing.",
+    )
+    @argument("--addon", metavar="NAME", help="Config-var prefix of another attachment, e.g. INFERENCE_CYAN.")
+    @argument("--timeout", type=float, help="Seconds to wait for the response.")
+    @argument("--retries", type=int, help="Retries on rate limits and server errors.")
+    @argument("--no-widgets", action="store_true", help="Stream as plain text instead of live widgets.")
+    @cell_magic
+    def heroku_chat(self, line: str, cell: str) -> None:
+        """Send the cell to a Heroku Managed Inference chat model and stream the answer.
+
+        The cell body is the user message, sent verbatim. Turns continue across cells; re-running a
+        cell replaces its earlier turn. Examples::
+
+            %%heroku_chat
+            Explain Python's GIL in two sentences.
+
+            %%heroku_chat --model claude-4-5-sonnet --thinking 2048
+            Plan a zero-downtime Postgres migration.
+
+            %%heroku_chat -c review -s "You are a strict code reviewer" --out review
+            Review: def add(a, b): return a - b
+        """
+        args = _parse(self.heroku_chat, line)
+        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
+            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        prompt = self._prompt(cell, args.interpolate)
+        options = self._options(args)
+        attachment = args.addon or self.attachment
+        try:
+            client = self.session.client(attachment, timeout=self.timeout, max_retries=self.max_retries)
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+        name = args.conversation or DEFAULT_CONVERSATION
+        conversation = self.session.conversation(name, new=args.new)
+        if conversation.system is None and self.system and options.system is None:
+            conversation.system = self.system
+        key = None if args.no_history else self._current_cell_id()
+        if args.no_history:
+            events = _one_off(conversation, prompt, options, client)
+        else:
+            events = conversation.stream(prompt, options, key=key, client=client)
+        try:
+            result = drive(events, self._renderers(args, options.model or client.settings.model_id))
+        except (ConfigurationError, OptionsError) as exc:
+            raise UsageError(str(exc)) from None
+        self._finish(args, result)
+
+    def _prompt(self, cell: str, interpolate: bool) -> str:
+        if not cell.strip():
+            raise UsageError("The cell is empty: write your message below the %%heroku_chat line.")
+        return self._interpolate(cell) if interpolate else cell
+
+    def _interpolate(self, cell: str) -> str:
+        namespace = self.shell.user_ns if self.shell is not None else {}
+
+        def fill(match: re.Match[str]) -> str:
+            if match.group(1) is None:
+                return match.group(0)[0]
+            if match.group(1) not in namespace:
+                raise UsageError(f"--interpolate: {{{match.group(1)}}} is not defined in the notebook")
+            return str(namespace[match.group(1)])
+
+        return _NAME.sub(fill, cell)
+
+    def _options(self, args: Any) -> ChatOptions:
+        """The cell's options over the panel's, over the traitlets config (the env comes last, in the client)."""
+        try:
+            cell = ChatOptions(
+                model=args.model,
+                system=args.system,
+                temperature=args.temperature,
+                top_p=args.top_p,
+                top_k=args.top_k,
+                max_tokens=args.max_tokens,
+                stop=tuple(args.stop) if args.stop else None,
+                thinking=Thinking(args.thinking) if args.thinking is not None else None,
+                reasoning_effort=parse_effort(args.effort) if args.effort else None,
+                response_format="json_object" if args.json else None,
+                allow_ignored_params=True if args.allow_ignored_params else None,
+                stream=False if args.no_stream else None,
+                timeout=args.timeout,
+                max_retries=args.retries,
+            )
+            config = ChatOptions(model=self.model, temperature=self.temperature, max_tokens=self.max_tokens)
+            if cell.thinking is not None or cell.top_p is not None:
+                config = config.updated(temperature=None)  # the cell's choice wins over a config default
+            return cell.over(self.session.defaults).over(config)
+        except OptionsError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _use_widgets(self, args: Any) -> bool:
+        if args.no_widgets or self.widgets is False:
+            return False
+        if self.widgets:
+            return True
+        return getattr(self.shell, "kernel", None) is not None
+
+    def _renderers(self, args: Any, model: str | None) -> list[Renderer]:
+        text_format = "text" if args.format == "text" else "markdown"
+        static = StaticRenderer(_publish, text_format)
+        if self._use_widgets(args):
+            from .render.widgets import WidgetRenderer, widget_bundle
+
+            live = WidgetRenderer(model=model, text_format=text_format, min_interval=self.paint_interval)
+            display(widget_bundle(live.view), raw=True)
+            return [static, live]
+        # A terminal already shows the streamed text; anything else also keeps the static result.
+        terminal = type(self.shell).__name__ == "TerminalInteractiveShell"
+        return [TextRenderer()] if terminal else [static, TextRenderer()]
+
+    def _finish(self, args: Any, result: ChatResult) -> None:
+        assert self.shell is not None  # magics only run inside a shell
+        if args.out:
+            self.shell.user_ns[args.out] = result
+        if args.format == "code":
+            code = first_code_block(result.text)
+            if code is None:
+                print("--format code: the answer has no code block, so no cell was added.")
+            else:
+                self.shell.set_next_input(code, replace=False)
+
+    # -- line magics -------------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument(
+        "name",
+        nargs="?",
+        default=DEFAULT_CONVERSATION,
+        help="Conversation name (default: the kernel's default).",
+    )
+    @argument("--export", metavar="FILE", help="Write it to FILE: .json (OpenAI messages) or .md (Markdown).")
+    @line_magic
+    def heroku_history(self, line: str) -> None:
+        """Show a conversation, or export it with --export FILE.md|FILE.json."""
+        args = _parse(self.heroku_history, line)
+        conversation = self.session.conversations.get(args.name)
+        if conversation is None:
+            known = ", ".join(self.session.conversations) or "none yet"
+            raise UsageError(f"No conversation named {args.name!r} (conversations: {known})")
+        if args.export:
+            path = conversation.export(args.export)
+            print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
+            return
+        markdown = conversation.to_markdown()
+        _publish({"text/markdown": neutralize_html(markdown), "text/plain": markdown}, {})
+
+    @magic_arguments()
+    @argument("name", nargs="?", help="Conversation to clear (default: the kernel's default).")
+    @argument("--all", action="store_true", help="Clear every conversation.")
+    @line_magic
+    def heroku_reset(self, line: str) -> None:
+        """Clear a conversation's history (or all of them with --all)."""
+        args = _parse(self.heroku_reset, line)
+        cleared = self.session.reset(None if args.all else (args.name or DEFAULT_CONVERSATION))
+        print(f"Cleared: {', '.join(cleared)}" if cleared else "Nothing to clear.")
+
+    @magic_arguments()
+    @argument("--all", action="store_true", help="Include embedding, image and rerank models.")
+    @line_magic
+    def heroku_models(self, line: str) -> None:
+        """List Heroku's model catalogue (/available-models) with type and regions."""
+        args = _parse(self.heroku_models, line)
+        try:
+            client = self.session.client(self.attachment, timeout=self.timeout, max_retries=self.max_retries)
+            models = client.available_models()
+        except (ConfigurationError, APIError) as exc:
+            raise UsageError(str(exc)) from None
+        default = self.session.defaults.model or self.model or client.settings.model_id
+        rows = [m for m in models if args.all or m.is_chat]
+        header = "| model | type | regions | default |\n|---|---|---|---|\n"
+        table = "".join(
+            f"| `{m.model_id}` | {', '.join(m.types)} | {', '.join(m.regions)} | {'✓' if m.model_id == default else ''} |\n"
+            for m in rows
+        )
+        plain = "\n".join(
+            f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {','.join(m.regions)}"
+            for m in rows
+        )
+        _publish({"text/markdown": neutralize_html(header + table), "text/plain": plain}, {})
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Arguments parsed shell-style, so quoted values lose their quotes (-s "Be brief.")."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"{exc} in: {line}") from None
+    return magic.parser.parse_args(argv)
+
+
+def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any) -> Any:
+    """A turn sent without history and not recorded (--no-history)."""
+    from .conversation import Conversation
+
+    scratch = Conversation(client=client, system=conversation.system, name=conversation.name)
+    return scratch.stream(prompt, options, record=False)
+
+
+def _publish(data: dict[str, str], metadata: dict[str, Any]) -> None:
+    display(data, raw=True, metadata=metadata)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (``%load_ext heroku_magic``)."""
+    ipython.register_magics(HerokuMagics(ipython))
+
+
+__all__ = ["HerokuMagics", "load_ipython_extension"]

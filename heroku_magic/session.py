@@ -1,0 +1,58 @@
+"""Session: one kernel's chat state — named conversations, panel defaults, clients per attachment.
+
+Plain Python, so the magics stay thin and the state is reachable (and testable) without IPython.
+Settings are read from the environment at each use, so exporting variables in a running kernel
+takes effect without reloading anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .client import HerokuClient
+from .config import DEFAULT_ATTACHMENT, Settings
+from .conversation import Conversation
+from .options import ChatOptions
+
+DEFAULT_CONVERSATION = "default"
+
+
+class Session:
+    """Named conversations and the default options later requests use."""
+
+    def __init__(self, settings: Callable[[str], Settings] | None = None) -> None:
+        self.conversations: dict[str, Conversation] = {}
+        self.defaults = ChatOptions()  # what the controls panel sets
+        self._settings = settings or (lambda attachment: Settings.from_env(attachment))
+        self._clients: dict[tuple[str, str, str | None, float, int], HerokuClient] = {}
+
+    def settings(self, attachment: str = DEFAULT_ATTACHMENT) -> Settings:
+        """The attachment's settings, read now."""
+        return self._settings(attachment)
+
+    def client(
+        self, attachment: str = DEFAULT_ATTACHMENT, *, timeout: float = 600.0, max_retries: int = 2
+    ) -> HerokuClient:
+        """A client for the attachment's current settings (reused while they stay the same)."""
+        settings = self.settings(attachment)
+        cache_key = (settings.url, settings.key, settings.model_id, timeout, max_retries)
+        client = self._clients.get(cache_key)
+        if client is None:
+            client = self._clients[cache_key] = HerokuClient(
+                settings, timeout=timeout, max_retries=max_retries
+            )
+        return client
+
+    def conversation(self, name: str = DEFAULT_CONVERSATION, *, new: bool = False) -> Conversation:
+        """The conversation called ``name``, created on first use (or afresh with ``new``)."""
+        if new or name not in self.conversations:
+            self.conversations[name] = Conversation(name=name)
+        return self.conversations[name]
+
+    def reset(self, name: str | None = None) -> list[str]:
+        """Clear one conversation (or all); returns the names cleared."""
+        names = list(self.conversations) if name is None else [name]
+        for each in names:
+            if each in self.conversations:
+                self.conversations[each].reset()
+        return [n for n in names if n in self.conversations]
