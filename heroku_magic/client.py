@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .adapter import completion_events, stream_events
+from .adapter import completion_events, field_of, stream_events
 from .catalog import ModelInfo, parse_catalog
 from .config import Settings
 from .errors import APIError, ConfigurationError, error_message
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 Message = Mapping[str, Any]
 
+_TRANSPORT_MODULES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11"})
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 2
 NO_MODEL_HELP = (
@@ -100,11 +101,22 @@ class HerokuClient:
                 completion = sdk.chat.completions.create(**arguments)
                 if isinstance(completion, str):  # the SDK returns text when a server answers with SSE
                     raise APIError("the server answered a non-streaming request with a stream")
-                yield from completion_events(completion, request_id=getattr(completion, "_request_id", None))
+                request_id = getattr(completion, "_request_id", None)
+                error = field_of(completion, "error")
+                if error:
+                    # Status 200 with an error object instead of a completion (the SDK checks this in
+                    # streams only): fail, rather than record an empty answer.
+                    raise APIError(error_message({"error": error}), request_id=request_id)
+                yield from completion_events(completion, request_id=request_id)
         except openai.APIError as exc:
             raise api_error(exc, self.settings) from None
         except json.JSONDecodeError as exc:
             raise APIError(f"the server sent a malformed chunk ({exc.msg})") from None
+        except Exception as exc:
+            # openai < 3 lets transport errors met mid-stream escape unwrapped (httpx, httpcore).
+            if type(exc).__module__.split(".")[0] not in _TRANSPORT_MODULES:
+                raise
+            raise APIError(f"connection to {self.settings.root_url} was cut off: {exc}") from None
 
     def available_models(self, timeout: float = 30.0) -> list[ModelInfo]:
         """Heroku's public model catalogue (``GET /available-models``, sent without the key)."""

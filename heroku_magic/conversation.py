@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,7 +100,7 @@ class Conversation:
         key: str | None = None,
         record: bool = True,
         client: ChatClient | None = None,
-    ) -> Iterator[Event]:
+    ) -> Generator[Event, None, None]:
         """Send ``prompt`` with the history; yield its events, ending in Done or Error."""
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system

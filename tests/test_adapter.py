@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import openai
 import pytest
 
@@ -196,9 +195,13 @@ def expected_from_raw(path: Path) -> dict[str, Any]:
 
 def sdk_chunks(path: Path) -> Any:
     """The recorded body replayed through the real OpenAI SDK (mock transport: no network)."""
+    import openai._base_client as base
 
-    def handler(request: httpx2.Request) -> httpx2.Response:
-        return httpx2.Response(
+    # openai 3.x talks through httpx2, earlier releases through httpx: use the one the SDK uses.
+    http: Any = getattr(base, "httpx2", None) or base.httpx
+
+    def handler(request: Any) -> Any:
+        return http.Response(
             200,
             headers={"content-type": "text/event-stream", "x-request-id": "req-rec"},
             content=path.read_bytes(),
@@ -207,7 +210,7 @@ def sdk_chunks(path: Path) -> Any:
     client = openai.OpenAI(
         api_key="k",
         base_url="http://recorded.invalid/v1",
-        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+        http_client=http.Client(transport=http.MockTransport(handler)),
     )
     return client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True
