@@ -25,10 +25,27 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
         epilog="example: python -m heroku_magic.lab notebooks/quickstart.ipynb --no-browser --port 8888",
     )
-    parser.add_argument("notebook", nargs="?", default="notebooks/quickstart.ipynb", help="notebook to open (default: %(default)s)")
-    parser.add_argument("--simulator", action="store_true", help="use the local simulator even when INFERENCE_URL/KEY are set")
-    parser.add_argument("--ttft", type=float, default=0.4, help="simulator: seconds before the first token (default: %(default)s)")
-    parser.add_argument("--interval", type=float, default=0.03, help="simulator: seconds between chunks (default: %(default)s)")
+    parser.add_argument(
+        "notebook",
+        nargs="?",
+        default="notebooks/quickstart.ipynb",
+        help="notebook to open (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--simulator", action="store_true", help="use the local simulator even when INFERENCE_URL/KEY are set"
+    )
+    parser.add_argument(
+        "--ttft",
+        type=float,
+        default=0.4,
+        help="simulator: seconds before the first token (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.03,
+        help="simulator: seconds between chunks (default: %(default)s)",
+    )
     return parser
 
 

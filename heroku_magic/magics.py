@@ -273,8 +273,13 @@ class HerokuMagics(Magics):
             path = conversation.export(args.export)
             print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
             return
-        markdown = conversation.to_markdown()
-        _publish({"text/markdown": neutralize_html(markdown), "text/plain": markdown}, {})
+        _publish(
+            {
+                "text/markdown": conversation.to_markdown(neutralize_html),
+                "text/plain": conversation.to_markdown(),
+            },
+            {},
+        )
 
     @magic_arguments()
     @argument("name", nargs="?", help="Conversation to clear (default: the kernel's default).")

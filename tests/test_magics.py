@@ -339,9 +339,10 @@ def test_retries_use_the_sdk_backoff(shell: InteractiveShell, simulator: Simulat
 
 
 def test_history_show_and_export(shell: InteractiveShell, tmp_path: Path) -> None:
-    Run(shell, "%%heroku_chat\necho: <b>hello</b>")
+    Run(shell, "%%heroku_chat --thinking\necho: <b>hello</b>")
     run = Run(shell, "%heroku_history")
     assert "&lt;b>hello" in run.markdown and "<b>hello" not in run.markdown
+    assert "<details><summary>Reasoning</summary>" in run.markdown  # our own markup stays markup
     target = tmp_path / "chat.json"
     Run(shell, f"%heroku_history --export {target}")
     assert json.loads(target.read_text())[-1] == {"role": "assistant", "content": "<b>hello</b>\n"}
