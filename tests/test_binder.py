@@ -20,7 +20,13 @@ def test_start_exports_a_running_simulator_and_execs_the_command() -> None:
         "print(json.dumps([os.environ['INFERENCE_MODEL_ID'], "
         "len(json.load(urllib.request.urlopen(u + '/available-models', timeout=5)))]))"
     )
-    out = subprocess.run(["bash", str(BINDER / "start"), sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["bash", str(BINDER / "start"), sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     model, count = json.loads(out.stdout.strip().splitlines()[-1])
     assert model == "claude-4-5-sonnet" and count > 5
@@ -29,7 +35,13 @@ def test_start_exports_a_running_simulator_and_execs_the_command() -> None:
 
 def test_start_leaves_heroku_variables_alone() -> None:
     env = {**os.environ, "INFERENCE_URL": "https://us.inference.heroku.com", "INFERENCE_KEY": "inf-x"}
-    out = subprocess.run(["bash", str(BINDER / "start"), "printenv", "INFERENCE_URL"], env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        ["bash", str(BINDER / "start"), "printenv", "INFERENCE_URL"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.stdout.strip() == "https://us.inference.heroku.com"
 
 

@@ -28,10 +28,21 @@ def free_port() -> int:
 def launch(tmp_path: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str], int, Path]:
     port = free_port()
     log = tmp_path / "lab.log"
-    env = {**env, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env = {
+        **env,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
     command = [sys.executable, "-m", "heroku_magic.lab", "notebooks/quickstart.ipynb", *extra]
-    command += ["--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=t0ken"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    command += [
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--IdentityProvider.token=t0ken",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True
+    )
     return process, port, log
 
 
@@ -40,7 +51,9 @@ def wait_for_lab(process: subprocess.Popen[str], port: int, log: Path) -> None:
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=t0ken", timeout=2) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/status?token=t0ken", timeout=2
+            ) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -66,7 +79,9 @@ def test_without_heroku_variables_lab_runs_against_a_simulator_it_starts_and_sto
         with urllib.request.urlopen(url.group(1) + "/available-models", timeout=5) as response:
             assert any(m["model_id"] == "claude-4-5-sonnet" for m in json.load(response))
         # JupyterLab starts kernels (they inherit the environment that points at the simulator)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/kernels?token=t0ken", data=b"{}", method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/kernels?token=t0ken", data=b"{}", method="POST"
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert json.load(response)["name"]
     finally:
@@ -76,7 +91,11 @@ def test_without_heroku_variables_lab_runs_against_a_simulator_it_starts_and_sto
 
 
 def test_with_heroku_variables_no_simulator_is_started(tmp_path: Path) -> None:
-    env = {**clean_env(), "INFERENCE_URL": "https://us.inference.heroku.com", "INFERENCE_KEY": "inf-secret-key-9f3a"}
+    env = {
+        **clean_env(),
+        "INFERENCE_URL": "https://us.inference.heroku.com",
+        "INFERENCE_KEY": "inf-secret-key-9f3a",
+    }
     process, port, log = launch(tmp_path, env)
     try:
         wait_for_lab(process, port, log)
@@ -88,5 +107,7 @@ def test_with_heroku_variables_no_simulator_is_started(tmp_path: Path) -> None:
 
 
 def test_help() -> None:
-    out = subprocess.run([sys.executable, "-m", "heroku_magic.lab", "--help"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "heroku_magic.lab", "--help"], capture_output=True, text=True, timeout=30
+    )
     assert "INFERENCE_URL" in out.stdout and "--simulator" in out.stdout

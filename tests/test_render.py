@@ -254,3 +254,15 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(simulat
 
 def test_fake_answer_helper_is_consistent() -> None:
     assert [e.text for e in answer("a b") if isinstance(e, TextDelta)] == ["a ", "b "]
+
+
+def test_a_finishing_block_keeps_the_widget_that_showed_it() -> None:
+    # Moving text from the tail into a new widget made browsers show it twice, or not at all, for a
+    # frame (seen in the Playwright recording): the widget already on screen must keep it instead.
+    renderer = WidgetRenderer(min_interval=0, tick=None)
+    renderer.handle(TextDelta("First para"))
+    shown = renderer.answer.box.children[-1]
+    renderer.handle(TextDelta("graph.\n\nSecond"))
+    children = renderer.answer.box.children
+    assert children[0] is shown and shown.outputs[0]["data"]["text/plain"] == "First paragraph.\n\n"
+    assert children[-1] is not shown and children[-1].outputs[0]["data"]["text/plain"] == "Second"

@@ -45,16 +45,24 @@ class _BlockView:
         return {"output_type": "display_data", "data": data, "metadata": {}}
 
     def paint(self, text: str) -> None:
-        """Show ``text``: append newly finished blocks, re-send only the tail."""
+        """Show ``text``: the tail widget becomes the first newly finished block, a fresh one the tail.
+
+        Nothing on screen is removed or shown twice: the finishing block keeps its widget (its
+        text only grows), so the frontend never renders a moment with both copies or neither.
+        """
         blocks, tail = split_blocks(text)
         if len(blocks) > self._finished:
+            finishing, *more = blocks[self._finished :]
+            self._tail.outputs = (self._bundle(finishing),)
             fresh = []
-            for block in blocks[self._finished :]:
+            for block in more:
                 out = widgets.Output()
                 out.outputs = (self._bundle(block),)
                 fresh.append(out)
             self._finished = len(blocks)
-            self.box.children = (*self.box.children[:-1], *fresh, self._tail)
+            self._tail = widgets.Output()
+            self._tail_text = ""
+            self.box.children = (*self.box.children, *fresh, self._tail)
         if tail != self._tail_text:
             self._tail_text = tail
             self._tail.outputs = (self._bundle(tail),) if tail else ()

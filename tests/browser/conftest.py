@@ -1,0 +1,64 @@
+"""Real-browser fixtures: the simulator in a thread, JupyterLab as a subprocess, Debian's Chromium.
+
+Everything listens on 127.0.0.1 on free ports and lives in temporary directories. Kernels inherit
+the simulator's ``INFERENCE_*`` environment from the JupyterLab process. CI needs
+``apt-get install -y chromium`` (Playwright cannot download its own browser here); without
+``/usr/lib/chromium/chromium`` these tests skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from heroku_magic.simulator import Simulator, SimulatorConfig
+
+from .harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, LabStartError, running_lab
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium, or a skip when it is not installed."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM} (CI: apt-get install -y chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser_simulator() -> Iterator[Simulator]:
+    """The simulator, paced so a response streams for a few seconds (many paints to watch)."""
+    with Simulator(SimulatorConfig(port=0, ttft=0.3, interval=0.025)) as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def lab(
+    chromium: Path, browser_simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
+    """JupyterLab serving a temporary folder with the test notebook, pointed at the simulator."""
+    try:
+        with running_lab(tmp_path_factory.mktemp("lab"), browser_simulator.env()) as server:
+            yield server
+    except LabStartError as exc:
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: Path) -> Iterator[Browser]:
+    """Headless Debian Chromium driven by Playwright."""
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """The git-ignored folder for screenshots."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
