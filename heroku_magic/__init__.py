@@ -53,8 +53,16 @@ __all__ = [
     "ToolResult",
     "Turn",
     "Usage",
+    "current_session",
     "load_ipython_extension",
 ]
+
+
+def current_session() -> Any:
+    """The running IPython shell's heroku_magic session: ``current_session().defaults``, conversations."""
+    from .magics import current_session
+
+    return current_session()
 
 
 def load_ipython_extension(ipython: Any) -> None:

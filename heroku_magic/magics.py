@@ -32,6 +32,49 @@ _NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FORMATS = ("markdown", "text", "code")
 
 
+def request_arguments(magic: Any) -> Any:
+    """The request options %%heroku_chat and %%heroku_explore share, declared once."""
+    for declare in reversed(_REQUEST_ARGUMENTS):
+        magic = declare(magic)
+    return magic
+
+
+_REQUEST_ARGUMENTS = [
+    argument(
+        "-m",
+        "--model",
+        help="Model id, e.g. claude-4-5-sonnet (default: panel, config, then INFERENCE_MODEL_ID).",
+    ),
+    argument("-s", "--system", metavar="TEXT", help="System prompt (kept for the rest of the conversation)."),
+    argument(
+        "-t", "--temperature", type=float, help="Sampling temperature, 0-1 (not with --top-p or --thinking)."
+    ),
+    argument("--top-p", type=float, help="Nucleus sampling, (0-1] (not with --temperature or --thinking)."),
+    argument("--top-k", type=int, help="Sample from the K most likely tokens."),
+    argument("--max-tokens", type=int, help="Maximum tokens to generate."),
+    argument("--stop", metavar="SEQ", action="append", help="Stop sequence (repeatable, up to 4)."),
+    argument(
+        "--thinking",
+        metavar="BUDGET",
+        nargs="?",
+        type=int,
+        const=1024,
+        help="Extended thinking with this token budget (>= 1024; default 1024); the reasoning is shown.",
+    ),
+    argument("--effort", help="Reasoning effort: low, medium or high."),
+    argument("--json", action="store_true", help="Ask for a JSON object; the parsed value is result.json()."),
+    argument(
+        "--allow-ignored-params",
+        action="store_true",
+        help="Let Heroku ignore parameters it does not support instead of failing.",
+    ),
+    argument("--addon", metavar="NAME", help="Config-var prefix of another attachment, e.g. INFERENCE_CYAN."),
+    argument("--timeout", type=float, help="Seconds to wait for the response."),
+    argument("--retries", type=int, help="Retries on rate limits and server errors."),
+    argument("--no-widgets", action="store_true", help="Stream as plain text instead of live widgets."),
+]
+
+
 @magics_class
 class HerokuMagics(Magics):
     """Magics for Heroku Managed Inference and Agents. Configure with ``%config HerokuMagics.NAME = ...``."""
@@ -85,30 +128,10 @@ class HerokuMagics(Magics):
 
     @magic_arguments()
     @argument(
-        "-m",
-        "--model",
-        help="Model id, e.g. claude-4-5-sonnet (default: panel, config, then INFERENCE_MODEL_ID).",
-    )
-    @argument("-s", "--system", metavar="TEXT", help="System prompt (kept for the rest of the conversation).")
-    @argument(
-        "-t", "--temperature", type=float, help="Sampling temperature, 0-1 (not with --top-p or --thinking)."
-    )
-    @argument("--top-p", type=float, help="Nucleus sampling, (0-1] (not with --temperature or --thinking).")
-    @argument("--top-k", type=int, help="Sample from the K most likely tokens.")
-    @argument("--max-tokens", type=int, help="Maximum tokens to generate.")
-    @argument("--stop", metavar="SEQ", action="append", help="Stop sequence (repeatable, up to 4).")
-    @argument(
-        "--thinking",
-        metavar="BUDGET",
-        nargs="?",
-        type=int,
-        const=1024,
-        help="Extended thinking with this token budget (>= 1024; default 1024); the reasoning is shown.",
-    )
-    @argument("--effort", help="Reasoning effort: low, medium or high.")
-    @argument("--json", action="store_true", help="Ask for a JSON object; the parsed value is result.json().")
-    @argument(
-        "-c", "--conversation", metavar="NAME", help="Conversation to continue (default: one per kernel)."
+        "-c",
+        "--conversation",
+        metavar="NAME",
+        help="Conversation to continue (default: the panel's, else one per kernel).",
     )
     @argument("--new", action="store_true", help="Start the conversation afresh.")
     @argument("--no-history", action="store_true", help="A one-off turn: no history sent, nothing recorded.")
@@ -127,15 +150,7 @@ class HerokuMagics(Magics):
         action="store_true",
         help="Fill {name} in the cell from the user namespace ({{ and }} for literal braces).",
     )
-    @argument(
-        "--allow-ignored-params",
-        action="store_true",
-        help="Let Heroku ignore parameters it does not support instead of failing.",
-    )
-    @argument("--addon", metavar="NAME", help="Config-var prefix of another attachment, e.g. INFERENCE_CYAN.")
-    @argument("--timeout", type=float, help="Seconds to wait for the response.")
-    @argument("--retries", type=int, help="Retries on rate limits and server errors.")
-    @argument("--no-widgets", action="store_true", help="Stream as plain text instead of live widgets.")
+    @request_arguments
     @cell_magic
     def heroku_chat(self, line: str, cell: str) -> None:
         """Send the cell to a Heroku Managed Inference chat model and stream the answer.
@@ -162,10 +177,11 @@ class HerokuMagics(Magics):
             client = self.session.client(attachment, timeout=self.timeout, max_retries=self.max_retries)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
-        name = args.conversation or DEFAULT_CONVERSATION
+        name = args.conversation or self.session.active
         conversation = self.session.conversation(name, new=args.new)
         if conversation.system is None and self.system and options.system is None:
             conversation.system = self.system
+        self.session.record_request(options, options.model or client.settings.model_id)
         key = None if args.no_history else self._current_cell_id()
         if args.no_history:
             events = _one_off(conversation, prompt, options, client)
@@ -209,7 +225,7 @@ class HerokuMagics(Magics):
                 reasoning_effort=parse_effort(args.effort) if args.effort else None,
                 response_format="json_object" if args.json else None,
                 allow_ignored_params=True if args.allow_ignored_params else None,
-                stream=False if args.no_stream else None,
+                stream=False if getattr(args, "no_stream", False) else None,
                 timeout=args.timeout,
                 max_retries=args.retries,
             )
@@ -339,7 +355,22 @@ def _publish(data: dict[str, str], metadata: dict[str, Any]) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext heroku_magic``)."""
-    ipython.register_magics(HerokuMagics(ipython))
+    from .panel_magics import PanelMagics
+
+    chat = HerokuMagics(ipython)
+    ipython.register_magics(chat)
+    ipython.register_magics(PanelMagics(ipython, chat))
+
+
+def current_session() -> Session:
+    """The session of the running IPython shell (defaults set by the controls panel, conversations)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("HerokuMagics") if shell is not None else None
+    if magics is None:
+        raise UsageError("heroku_magic is not loaded: run %load_ext heroku_magic first")
+    return magics.session  # type: ignore[no-any-return]
 
 
 __all__ = ["HerokuMagics", "load_ipython_extension"]

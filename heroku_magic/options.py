@@ -45,7 +45,7 @@ class Thinking:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ChatOptions:
     """The settings of one chat request; ``None`` means "not set here"."""
 
@@ -113,6 +113,9 @@ class ChatOptions:
                 )
             if self.top_p is not None:
                 raise OptionsError("extended thinking cannot be combined with top_p; drop top_p")
+
+    def __repr__(self) -> str:
+        return f"ChatOptions({', '.join(f'{k}={v!r}' for k, v in self.explicit().items())})"
 
     def over(self, fallback: ChatOptions) -> ChatOptions:
         """These options, with every unset field taken from ``fallback`` (validated together)."""

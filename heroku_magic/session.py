@@ -8,6 +8,7 @@ takes effect without reloading anything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from .client import HerokuClient
 from .config import DEFAULT_ATTACHMENT, Settings
@@ -23,6 +24,9 @@ class Session:
     def __init__(self, settings: Callable[[str], Settings] | None = None) -> None:
         self.conversations: dict[str, Conversation] = {}
         self.defaults = ChatOptions()  # what the controls panel sets
+        self.active = DEFAULT_CONVERSATION  # the conversation cells continue when they name none
+        self.last_request: dict[str, Any] | None = None
+        self._listeners: list[Callable[[], None]] = []
         self._settings = settings or (lambda attachment: Settings.from_env(attachment))
         self._clients: dict[tuple[str, str, str | None, float, int], HerokuClient] = {}
 
@@ -49,6 +53,16 @@ class Session:
             self.conversations[name] = Conversation(name=name)
         return self.conversations[name]
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each request is recorded (the controls panel shows the last one)."""
+        self._listeners.append(listener)
+
+    def record_request(self, options: ChatOptions, model: str | None) -> None:
+        """Remember what a request sends (model and parameters, not the messages)."""
+        self.last_request = describe_request(options, model)
+        for listener in self._listeners:
+            listener()
+
     def reset(self, name: str | None = None) -> list[str]:
         """Clear one conversation (or all); returns the names cleared."""
         names = list(self.conversations) if name is None else [name]
@@ -56,3 +70,17 @@ class Session:
             if each in self.conversations:
                 self.conversations[each].reset()
         return [n for n in names if n in self.conversations]
+
+
+def describe_request(options: ChatOptions, model: str | None) -> dict[str, Any]:
+    """The parameters a request sends, by name, as a user would want to see them."""
+    shown: dict[str, Any] = {"model": model or "(none: set one)"}
+    for name, value in options.explicit().items():
+        if name in ("model", "tools", "timeout", "max_retries", "stream"):
+            continue
+        if name == "thinking":
+            value = f"{value.budget_tokens} tokens" + (", reasoning shown" if value.include_reasoning else "")
+        shown[name] = value
+    if options.tools:
+        shown["tools"] = [str(t.get("function", {}).get("name", "?")) for t in options.tools]
+    return shown

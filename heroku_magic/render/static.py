@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..events import Event
+from ..explore import ExploreResults
 from ..result import ChatResult
 from .markdown import neutralize_html
 
@@ -121,3 +122,34 @@ class StaticRenderer:
             result, error=error, text_format=self._format, thinking_time=result.thinking_time
         )
         self._publish(data, metadata)
+
+
+def explore_bundle(results: ExploreResults, prompt: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The static result of a grid run: comparison table, chart, then every answer."""
+    parts = [
+        f"**Explored {len(results)} configurations** for: {neutralize_html(_one_line(prompt))}\n",
+        results.table_markdown(),
+        "\n```text\n" + results.chart_text() + "\n```\n",
+    ]
+    for outcome in results:
+        parts.append(f"#### {html.escape(outcome.configuration.label)}\n")
+        result = outcome.result
+        if result is not None:
+            if result.reasoning:
+                parts.append(reasoning_details(result.reasoning, result.thinking_time))
+            parts.append(neutralize_html(result.text) + "\n")
+            parts.append(f"*{html.escape(footer(result))}*\n")
+        if outcome.error:
+            parts.append(f"**Failed:** {html.escape(outcome.error)}\n")
+    plain = results.table_markdown() + "\n\n" + results.chart_text()
+    metadata = {METADATA_KEY: {"explore": [_json_row(o.row()) for o in results]}}
+    return {"text/markdown": "\n".join(parts), "text/plain": plain}, metadata
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _json_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.budget_tokens if hasattr(v, "budget_tokens") else v) for k, v in row.items() if k != "text"}

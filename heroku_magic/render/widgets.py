@@ -79,8 +79,10 @@ class WidgetRenderer:
         min_interval: float = 0.1,
         tick: float | None = 0.25,
         clock: Clock = time.perf_counter,
+        hide_on_close: bool = True,
     ) -> None:
         self._clock = clock
+        self._hide_on_close = hide_on_close
         self._min_interval = min_interval
         self._lock = threading.RLock()
         self._start = clock()
@@ -157,7 +159,8 @@ class WidgetRenderer:
             status = status_line(result, error)
             self.status.value = f"<b>{html.escape(status)}</b>" if status else ""
             self.footer.value = f"<small>{html.escape(footer(result))}</small>"
-            self.view.layout.display = "none"
+            if self._hide_on_close:
+                self.view.layout.display = "none"
 
     @property
     def thinking_time(self) -> float | None:

@@ -1,0 +1,230 @@
+"""Parameter exploration: one prompt over a grid of settings, run concurrently, compared in a table.
+
+Plain Python: the grid is parsed from ``name=v1,v2`` specs, every combination becomes a
+:class:`Configuration` (or the one-line reason Heroku would reject it), and :func:`run_grid` sends
+them with bounded concurrency, reporting each event to a callback so a view can stream every answer
+into its own card. One failing configuration never stops the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .client import ChatClient
+from .errors import HerokuMagicError, OptionsError
+from .events import Event
+from .options import ChatOptions, Thinking, parse_effort
+from .result import ChatResult, ResultAccumulator
+
+GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
+EventSink = Callable[[int, Event], None]
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One point of the grid: its settings, and the options to send (or why it cannot be sent)."""
+
+    settings: dict[str, Any]
+    options: ChatOptions | None
+    problem: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The settings as ``name=value`` pairs."""
+        return ", ".join(f"{k}={_show(v)}" for k, v in self.settings.items()) or "base options"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one configuration produced: a result, an error, or both (a partial result)."""
+
+    configuration: Configuration
+    result: ChatResult | None
+    error: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """A flat record for tables and DataFrames."""
+        result = self.result
+        usage = result.usage if result else None
+        return {
+            **self.configuration.settings,
+            "latency_s": round(result.total_time, 3) if result else None,
+            "ttft_s": round(result.time_to_first_token, 3)
+            if result and result.time_to_first_token is not None
+            else None,
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "reasoning_tokens": usage.reasoning_tokens if usage else None,
+            "tokens_per_s": round(result.tokens_per_second, 1)
+            if result and result.tokens_per_second
+            else None,
+            "finish_reason": result.finish_reason if result else None,
+            "error": self.error,
+            "text": result.text if result else "",
+        }
+
+
+class ExploreResults(list[Outcome]):
+    """The outcomes of a grid run, in grid order; ``to_dataframe()`` when pandas is installed."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One flat record per configuration (``pandas.DataFrame(results.rows())`` works too)."""
+        return [outcome.row() for outcome in self]
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame (pandas is optional: install it to use this)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError(
+                "to_dataframe() needs pandas: pip install pandas (rows() gives plain dicts)"
+            ) from None
+        return pandas.DataFrame(self.rows())
+
+    def table_markdown(self) -> str:
+        """The comparison table as Markdown (model text is not in it)."""
+        columns = ["settings", "latency", "first token", "tokens", "tok/s", "finish"]
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for outcome in self:
+            row = outcome.row()
+            tokens = (
+                ""
+                if row["completion_tokens"] is None
+                else f"{row['prompt_tokens']} → {row['completion_tokens']}"
+            )
+            cells = [
+                outcome.configuration.label.replace("|", "\\|"),
+                _seconds(row["latency_s"]),
+                _seconds(row["ttft_s"]),
+                tokens,
+                "" if row["tokens_per_s"] is None else f"{row['tokens_per_s']:.0f}",
+                "error" if outcome.error else (row["finish_reason"] or ""),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def chart_text(self, width: int = 30) -> str:
+        """Bars of latency and tokens per second, one line per configuration."""
+        rows = [o.row() for o in self]
+        longest = max((len(o.configuration.label) for o in self), default=0)
+        lines = []
+        for title, key, unit in (("latency", "latency_s", "s"), ("tokens/s", "tokens_per_s", "")):
+            values = [r[key] or 0.0 for r in rows]
+            top = max(values, default=0.0) or 1.0
+            lines.append(title)
+            for outcome, value in zip(self, values, strict=True):
+                bar = "█" * max(1 if value else 0, round(width * value / top))
+                lines.append(f"  {outcome.configuration.label:<{longest}}  {bar} {value:g}{unit}")
+        return "\n".join(lines)
+
+
+def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
+    """``["temperature=0,0.5", "model=a,b"]`` -> ``{"temperature": [0.0, 0.5], "model": ["a", "b"]}``."""
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        name, sep, raw = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if name == "reasoning_effort":
+            name = "effort"
+        if not sep or not raw.strip():
+            raise OptionsError(f"--grid needs NAME=V1,V2,... (got {spec!r})")
+        if name not in GRID_FIELDS:
+            raise OptionsError(f"--grid {name}: not a setting to vary (use one of {', '.join(GRID_FIELDS)})")
+        if name in grid:
+            raise OptionsError(f"--grid {name} is given twice")
+        grid[name] = [_value(name, item.strip()) for item in raw.split(",")]
+    return grid
+
+
+def configurations(base: ChatOptions, grid: dict[str, list[Any]]) -> list[Configuration]:
+    """Every combination of the grid over ``base``; invalid ones carry Heroku's reason."""
+    names = list(grid)
+    configs = []
+    for values in itertools.product(*(grid[name] for name in names)) if names else [()]:
+        settings = dict(zip(names, values, strict=True))
+        changes = {("reasoning_effort" if k == "effort" else k): v for k, v in settings.items()}
+        try:
+            configs.append(Configuration(settings, base.updated(**changes)))
+        except OptionsError as exc:
+            configs.append(Configuration(settings, None, str(exc)))
+    return configs
+
+
+def run_grid(
+    prompt: str,
+    configs: Sequence[Configuration],
+    client: ChatClient,
+    *,
+    concurrency: int = 4,
+    on_event: EventSink | None = None,
+    stop: threading.Event | None = None,
+    system: str | None = None,
+) -> ExploreResults:
+    """Send ``prompt`` once per configuration, at most ``concurrency`` at a time."""
+    stop = stop or threading.Event()
+
+    def one(index: int, config: Configuration) -> Outcome:
+        if config.options is None:
+            return Outcome(config, None, config.problem)
+        chosen_system = config.options.system if config.options.system is not None else system
+        messages = ([{"role": "system", "content": chosen_system}] if chosen_system else []) + [
+            {"role": "user", "content": prompt}
+        ]
+        accumulator = ResultAccumulator()
+        events = client.events(messages, config.options)
+        try:
+            for event in events:
+                accumulator.add(event)
+                if on_event is not None:
+                    on_event(index, event)
+                if stop.is_set():
+                    return Outcome(config, accumulator.result(interrupted=True), "interrupted")
+        except HerokuMagicError as exc:
+            return Outcome(config, accumulator.result(), str(exc))
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # drops the connection at once when stopped early
+        return Outcome(config, accumulator.result())
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="heroku-explore") as pool:
+        futures = [pool.submit(one, index, config) for index, config in enumerate(configs)]
+        try:
+            return ExploreResults(future.result() for future in futures)
+        except BaseException:
+            stop.set()  # an interrupt: let running requests close, skip the queued ones
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _value(name: str, text: str) -> Any:
+    try:
+        if name in ("temperature", "top_p"):
+            return float(text)
+        if name in ("top_k", "max_tokens"):
+            return int(text)
+        if name == "thinking":
+            return None if text.lower() in ("off", "none", "0", "false") else Thinking(int(text))
+        if name == "effort":
+            return parse_effort(text)
+    except ValueError as exc:
+        if isinstance(exc, OptionsError):
+            raise
+        raise OptionsError(f"--grid {name}: {text!r} is not a valid value") from None
+    return text
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Thinking):
+        return str(value.budget_tokens)
+    return "off" if value is None else str(value)
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f} s"

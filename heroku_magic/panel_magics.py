@@ -1,0 +1,237 @@
+"""The widget magics: ``%heroku_controls`` (session defaults as a panel) and ``%%heroku_explore``.
+
+They share the chat magics' session, option parsing and configuration, so a setting means the same
+thing in every magic.
+"""
+
+from __future__ import annotations
+
+import html
+import keyword
+from collections.abc import Sequence
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
+from traitlets import Int
+
+from .catalog import ModelInfo
+from .errors import APIError, ConfigurationError, OptionsError
+from .explore import GRID_FIELDS, ExploreResults, configurations, parse_grid, run_grid
+from .magics import HerokuMagics, _parse, _publish, request_arguments
+from .render.static import explore_bundle
+from .result import ChatResult
+
+MAX_CONFIGURATIONS = 64
+
+
+@magics_class
+class PanelMagics(Magics):
+    """Controls panel and parameter exploration. Configure with ``%config PanelMagics.NAME = ...``."""
+
+    concurrency = Int(4, help="Requests %%heroku_explore runs at the same time.").tag(config=True)
+
+    def __init__(self, shell: Any, chat: HerokuMagics, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.chat = chat
+        self.panel: Any = None  # the one ControlsPanel, created on first display
+
+    @property
+    def session(self) -> Any:
+        """The session shared with the chat magics."""
+        return self.chat.session
+
+    # -- %heroku_controls --------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--refresh", action="store_true", help="Read the model catalogue again.")
+    @line_magic
+    def heroku_controls(self, line: str) -> None:
+        """Show the controls panel: model, sampling, thinking, effort, tools, system prompt, conversation.
+
+        Its state is the default for later %%heroku_chat cells (options on a cell still win), it is
+        the same panel each time it is shown, and from Python it is ``heroku_magic.current_session().defaults``.
+        """
+        from .render.widgets import widget_bundle
+        from .widgets.controls import ControlsPanel
+
+        args = _parse(self.heroku_controls, line)
+        if self.panel is None or args.refresh:
+            models, problem = self._catalogue()
+            self.panel = ControlsPanel(
+                self.session,
+                models=models,
+                models_error=problem,
+                attachment_model=self._attachment_model(),
+                tools=sorted(getattr(self.session, "tools", {}) or ()),
+            )
+        display(widget_bundle(self.panel.view), raw=True)
+
+    def _catalogue(self) -> tuple[list[ModelInfo], str | None]:
+        try:
+            client = self.session.client(self.chat.attachment)
+            return client.available_models(), None
+        except (ConfigurationError, APIError) as exc:
+            return [], str(exc)
+
+    def _attachment_model(self) -> str | None:
+        try:
+            return str(self.session.settings(self.chat.attachment).model_id or "") or None
+        except ConfigurationError:
+            return None
+
+    # -- %%heroku_explore --------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2",
+        help=f"A setting and the values to try (repeatable; the runs are every combination). NAME is one of {', '.join(GRID_FIELDS)}; thinking takes budgets or off.",
+    )
+    @argument("--concurrency", type=int, help="Requests at the same time (default 4).")
+    @argument(
+        "--out",
+        metavar="VAR",
+        help="Store the results (a list; .rows() for dicts, .to_dataframe() with pandas).",
+    )
+    @request_arguments
+    @cell_magic
+    def heroku_explore(self, line: str, cell: str) -> None:
+        """Run the cell's prompt over a grid of settings, side by side, then compare them.
+
+        Each configuration streams into its own card; when all are done a table compares latency,
+        time to first token, tokens, tokens/s and finish reason. Without --grid, a panel lets you pick
+        the values and press Run. Examples::
+
+            %%heroku_explore --grid temperature=0,0.5,1 --grid model=claude-4-5-haiku,claude-4-5-sonnet
+            Write a haiku about databases.
+
+            %%heroku_explore --grid thinking=off,1024,4096 --out runs
+            How many r's are in "strawberry"?
+        """
+        args = _parse(self.heroku_explore, line)
+        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
+            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        concurrency = args.concurrency if args.concurrency is not None else self.concurrency
+        if concurrency < 1:
+            raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
+        prompt = self.chat._prompt(cell, False)
+        base = self.chat._options(args)
+        if not args.grid:
+            self._picker(prompt, base, args, concurrency)
+            return
+        results = self.explore(prompt, base, args.grid, args, concurrency)
+        if args.out:
+            self.shell.user_ns[args.out] = results  # type: ignore[union-attr]
+
+    def explore(
+        self, prompt: str, base: Any, specs: Sequence[str], args: Any, concurrency: int
+    ) -> ExploreResults:
+        """Run one grid and show it: live cards, then the static comparison."""
+        try:
+            configs = configurations(base, parse_grid(specs))
+            client = self.session.client(
+                args.addon or self.chat.attachment,
+                timeout=self.chat.timeout,
+                max_retries=self.chat.max_retries,
+            )
+        except (OptionsError, ConfigurationError) as exc:
+            raise UsageError(str(exc)) from None
+        if len(configs) > MAX_CONFIGURATIONS:
+            raise UsageError(
+                f"the grid has {len(configs)} configurations; at most {MAX_CONFIGURATIONS} run at once"
+            )
+        model = base.model or client.settings.model_id
+        system = self.session.conversation(self.session.active).system
+        view = None
+        if self.chat._use_widgets(args):
+            from .render.widgets import widget_bundle
+            from .widgets.explore import ExploreView
+
+            view = ExploreView(configs, model=model, min_interval=self.chat.paint_interval)
+            display(widget_bundle(view.view), raw=True)
+        try:
+            results = run_grid(
+                prompt,
+                configs,
+                client,
+                concurrency=concurrency,
+                on_event=view.handle if view else None,
+                system=system,
+            )
+        except BaseException:
+            if view is not None:
+                for renderer in view.renderers:
+                    renderer.close(ChatResult(interrupted=True), KeyboardInterrupt())
+            raise
+        if view is not None:
+            view.finish(results)
+        _publish(*explore_bundle(results, prompt))
+        return results
+
+    def _picker(self, prompt: str, base: Any, args: Any, concurrency: int) -> None:
+        """An inline panel: pick values for each setting, press Run."""
+        import ipywidgets as widgets
+
+        from .render.widgets import widget_bundle
+
+        models, _ = self._catalogue()
+        fields = {
+            "model": widgets.SelectMultiple(
+                options=[m.model_id for m in models if m.is_chat]
+                or [base.model or self._attachment_model() or "claude-4-5-sonnet"],
+                description="model",
+                rows=4,
+            ),
+            "temperature": widgets.Text(placeholder="e.g. 0, 0.5, 1", description="temperature"),
+            "top_p": widgets.Text(placeholder="e.g. 0.5, 0.9", description="top_p"),
+            "max_tokens": widgets.Text(placeholder="e.g. 100, 400", description="max_tokens"),
+            "thinking": widgets.Text(placeholder="e.g. off, 1024, 4096", description="thinking"),
+            "effort": widgets.SelectMultiple(options=["low", "medium", "high"], description="effort", rows=3),
+        }
+        parallel = widgets.IntSlider(value=concurrency, min=1, max=16, description="concurrency")
+        run = widgets.Button(description="Run", button_style="primary", icon="play")
+        message = widgets.HTML()
+        results_area = widgets.Output()
+
+        def specs() -> list[str]:
+            chosen = []
+            for name, control in fields.items():
+                values = (
+                    list(control.value)
+                    if isinstance(control.value, tuple)
+                    else [v for v in control.value.split(",") if v.strip()]
+                )
+                if values:
+                    chosen.append(f"{name}={','.join(str(v).strip() for v in values)}")
+            return chosen
+
+        def on_run(button: Any) -> None:
+            message.value = ""
+            results_area.clear_output()
+            run.disabled = True
+            try:
+                with results_area:
+                    results = self.explore(prompt, base, specs(), args, parallel.value)
+                if args.out:
+                    self.shell.user_ns[args.out] = results  # type: ignore[union-attr]
+            except UsageError as exc:
+                message.value = f"<b>UsageError:</b> {html.escape(str(exc))}"
+            finally:
+                run.disabled = False
+
+        run.on_click(on_run)
+        panel = widgets.VBox(
+            [
+                widgets.HTML("<b>Pick the values to compare</b> <small>(empty = the base options)</small>"),
+                *fields.values(),
+                parallel,
+                run,
+                message,
+                results_area,
+            ]
+        )
+        display(widget_bundle(panel), raw=True)

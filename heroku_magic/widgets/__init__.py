@@ -1,0 +1,1 @@
+"""Interactive views built on ipywidgets: the controls panel and the exploration grid."""

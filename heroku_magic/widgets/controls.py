@@ -1,0 +1,251 @@
+"""The controls panel: ipywidgets whose state is the session's default options for later cells.
+
+The panel knows Heroku's rules and shows them: turning extended thinking on sets the temperature to
+1 and switches top_p off, with a note saying why; temperature and top_p are one choice ("sampling"),
+so they are never both sent. A line shows what the next cell will send, another what the last sent.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..catalog import ModelInfo
+from ..options import EFFORTS, MIN_THINKING_BUDGET, ChatOptions, Thinking
+from ..session import Session, describe_request
+
+SAMPLING = (("model default", "default"), ("temperature", "temperature"), ("top_p", "top_p"))
+THINKING_NOTE = (
+    "Extended thinking is on: Heroku requires temperature 1 and no top_p, so they are set for you."
+)
+
+
+def model_label(model: ModelInfo) -> str:
+    """A dropdown label: the id and what the model supports, where known."""
+    features = [name for name in ("thinking", "vision", "tools") if getattr(model, name)]
+    return f"{model.model_id} · {', '.join(features)}" if features else model.model_id
+
+
+class ControlsPanel:
+    """Widgets bound to ``session.defaults``; ``view`` is what to display."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        models: Sequence[ModelInfo] = (),
+        models_error: str | None = None,
+        attachment_model: str | None = None,
+        tools: Sequence[str] = (),
+    ) -> None:
+        self.session = session
+        self._attachment_model = attachment_model
+        style = {"description_width": "120px"}
+        wide = widgets.Layout(width="520px")
+        chat_models = [m for m in models if m.is_chat]
+        default_label = (
+            f"attachment default ({attachment_model})"
+            if attachment_model
+            else "attachment default (none set)"
+        )
+        self.model = widgets.Dropdown(
+            options=[(default_label, None), *((model_label(m), m.model_id) for m in chat_models)],
+            description="Model",
+            style=style,
+            layout=wide,
+        )
+        self.models_note = widgets.HTML(
+            f"<small>Model list unavailable: {html.escape(models_error)}</small>" if models_error else ""
+        )
+        self.sampling = widgets.ToggleButtons(options=SAMPLING, description="Sampling", style=style)
+        self.temperature = widgets.FloatSlider(
+            value=1.0, min=0.0, max=1.0, step=0.05, description="Temperature", style=style, layout=wide
+        )
+        self.top_p = widgets.FloatSlider(
+            value=0.9, min=0.05, max=1.0, step=0.05, description="top_p", style=style, layout=wide
+        )
+        self.max_tokens = widgets.BoundedIntText(
+            value=0, min=0, max=200_000, description="Max tokens", style=style
+        )
+        self.max_tokens_note = widgets.HTML("<small>0 = the model's default</small>")
+        self.stop = widgets.TagsInput(value=[], allow_duplicates=False, layout=wide)
+        self.thinking = widgets.Checkbox(
+            value=False, description="Extended thinking", style=style, indent=False
+        )
+        self.budget = widgets.IntSlider(
+            value=MIN_THINKING_BUDGET,
+            min=MIN_THINKING_BUDGET,
+            max=32_768,
+            step=512,
+            description="Budget",
+            style=style,
+            layout=wide,
+        )
+        self.show_reasoning = widgets.Checkbox(value=True, description="Show reasoning", indent=False)
+        self.rules_note = widgets.HTML()
+        self.effort = widgets.Dropdown(
+            options=[("not set", None), *((e, e) for e in EFFORTS)],
+            description="Reasoning effort",
+            style=style,
+        )
+        self.tools = widgets.VBox(
+            [widgets.Checkbox(value=False, description=name, indent=False) for name in tools]
+        )
+        self.tools_note = widgets.HTML("" if tools else "<small>No tools registered yet.</small>")
+        self.system = widgets.Textarea(
+            placeholder="System prompt (optional)",
+            description="System",
+            style=style,
+            layout=widgets.Layout(width="520px", height="70px"),
+        )
+        self.conversation = widgets.Combobox(
+            value=session.active,
+            options=sorted(session.conversations) or [session.active],
+            description="Conversation",
+            style=style,
+            ensure_option=False,
+        )
+        self.reset = widgets.Button(description="Reset conversation", icon="trash", button_style="warning")
+        self.reset_note = widgets.HTML()
+        self.next_request = widgets.HTML()
+        self.last_request = widgets.HTML()
+
+        self.view = widgets.VBox(
+            [
+                widgets.HTML(
+                    "<b>Heroku chat controls</b> <small>— later <code>%%heroku_chat</code> cells use these; options on a cell still win.</small>"
+                ),
+                self.model,
+                self.models_note,
+                self.sampling,
+                self.temperature,
+                self.top_p,
+                widgets.HBox([self.max_tokens, self.max_tokens_note]),
+                widgets.HBox(
+                    [widgets.Label("Stop sequences", layout=widgets.Layout(width="120px")), self.stop]
+                ),
+                widgets.HBox([self.thinking, self.show_reasoning]),
+                self.budget,
+                self.rules_note,
+                self.effort,
+                widgets.HBox(
+                    [
+                        widgets.Label("Tools", layout=widgets.Layout(width="120px")),
+                        self.tools,
+                        self.tools_note,
+                    ]
+                ),
+                self.system,
+                widgets.HBox([self.conversation, self.reset, self.reset_note]),
+                self.next_request,
+                self.last_request,
+            ],
+            layout=widgets.Layout(
+                border="1px solid var(--jp-border-color2, #ccc)", padding="6px", width="fit-content"
+            ),
+        )
+        self.view.add_class("heroku-magic-controls")
+        self._load(session.defaults)
+        for control in (
+            self.model,
+            self.sampling,
+            self.temperature,
+            self.top_p,
+            self.max_tokens,
+            self.stop,
+            self.thinking,
+            self.budget,
+            self.show_reasoning,
+            self.effort,
+            self.system,
+            self.conversation,
+            *self.tools.children,
+        ):
+            control.observe(self._changed, names="value")
+        self.reset.on_click(self._reset)
+        session.on_change(self._show_last)
+        self._changed()
+        self._show_last()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    @property
+    def options(self) -> ChatOptions:
+        """The options the panel stands for (what later cells default to)."""
+        thinking = self.thinking.value
+        sampling = "default" if thinking else self.sampling.value
+        tools = tuple(
+            {"type": "function", "function": {"name": box.description}}
+            for box in self.tools.children
+            if box.value
+        )
+        return ChatOptions(
+            model=self.model.value,
+            system=self.system.value or None,
+            temperature=1.0 if thinking else (self.temperature.value if sampling == "temperature" else None),
+            top_p=self.top_p.value if sampling == "top_p" else None,
+            max_tokens=self.max_tokens.value or None,
+            stop=tuple(self.stop.value) or None,
+            thinking=Thinking(self.budget.value, include_reasoning=self.show_reasoning.value)
+            if thinking
+            else None,
+            reasoning_effort=self.effort.value,
+            tools=tools or None,
+        )
+
+    def _load(self, options: ChatOptions) -> None:
+        """Set the widgets from existing defaults (the state survives displaying the panel again)."""
+        values = [value for _, value in self.model.options]
+        if options.model is not None and options.model not in values:
+            self.model.options = [*self.model.options, (options.model, options.model)]
+        self.model.value = options.model
+        self.thinking.value = options.thinking is not None
+        if options.thinking is not None:
+            self.budget.value = options.thinking.budget_tokens
+            self.show_reasoning.value = options.thinking.include_reasoning
+        if options.top_p is not None:
+            self.sampling.value, self.top_p.value = "top_p", options.top_p
+        elif options.temperature is not None and options.thinking is None:
+            self.sampling.value, self.temperature.value = "temperature", options.temperature
+        self.max_tokens.value = options.max_tokens or 0
+        self.stop.value = list(options.stop or ())
+        self.effort.value = options.reasoning_effort
+        self.system.value = options.system or ""
+
+    def _changed(self, change: Any = None) -> None:
+        thinking = self.thinking.value
+        self.budget.disabled = self.show_reasoning.disabled = not thinking
+        self.sampling.disabled = thinking
+        self.temperature.disabled = thinking or self.sampling.value != "temperature"
+        self.top_p.disabled = thinking or self.sampling.value != "top_p"
+        if thinking:
+            self.temperature.value = 1.0
+        self.rules_note.value = f"<small>ⓘ {THINKING_NOTE}</small>" if thinking else ""
+        self.session.defaults = self.options
+        if self.conversation.value:
+            self.session.active = self.conversation.value
+        shown = describe_request(self.session.defaults, self.session.defaults.model or self._attachment_model)
+        self.next_request.value = f"<small><b>Next request:</b> {html.escape(_line(shown))} · conversation={html.escape(self.session.active)}</small>"
+
+    def _show_last(self) -> None:
+        last = self.session.last_request
+        self.last_request.value = (
+            f"<small><b>Last request:</b> {html.escape(_line(last))}</small>"
+            if last
+            else "<small><b>Last request:</b> none yet</small>"
+        )
+
+    def _reset(self, button: Any = None) -> None:
+        cleared = self.session.reset(self.session.active)
+        self.reset_note.value = (
+            f"<small>Cleared {html.escape(', '.join(cleared))}.</small>"
+            if cleared
+            else "<small>Nothing to clear.</small>"
+        )
+
+
+def _line(shown: dict[str, Any]) -> str:
+    return " · ".join(f"{name}={value}" for name, value in shown.items())

@@ -1,0 +1,323 @@
+"""The controls panel and %%heroku_explore, driven without a browser against the simulator."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+import heroku_magic
+from heroku_magic import ChatOptions, OptionsError, Thinking
+from heroku_magic.explore import ExploreResults, configurations, parse_grid
+from heroku_magic.simulator import Simulator
+
+
+@pytest.fixture
+def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "heroku_magic")
+    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def run(ip: InteractiveShell, source: str) -> Any:
+    with capture_output() as captured:
+        outcome = ip.run_cell(source)
+    outcome.outputs = captured.outputs
+    outcome.stdout = captured.stdout
+    return outcome
+
+
+def chat_bodies(sim: Simulator) -> list[dict[str, Any]]:
+    return [r.body for r in sim.requests if r.path == "/v1/chat/completions" and r.body is not None]
+
+
+def widget(model_id: str) -> Any:
+    """A live widget by its model id (what a frontend would look up)."""
+    from ipywidgets.widgets.widget import _instances
+
+    return _instances[model_id]
+
+
+def panel(ip: InteractiveShell) -> Any:
+    run(ip, "%heroku_controls")
+    return ip.magics_manager.registry["PanelMagics"].panel
+
+
+# -- %heroku_controls -------------------------------------------------------------------------------
+
+
+def test_panel_lists_chat_models_with_what_they_support(shell: InteractiveShell) -> None:
+    outcome = run(shell, "%heroku_controls")
+    assert "application/vnd.jupyter.widget-view+json" in outcome.outputs[0].data
+    controls = shell.magics_manager.registry["PanelMagics"].panel
+    labels = dict((value, label) for label, value in controls.model.options)
+    assert labels[None] == "attachment default (claude-4-5-sonnet)"
+    assert labels["claude-4-5-sonnet"] == "claude-4-5-sonnet · thinking, vision, tools"
+    assert labels["claude-3-5-haiku"] == "claude-3-5-haiku · tools"
+    assert "cohere-embed-multilingual" not in labels  # chat models only
+    assert controls.tools.children == () and "No tools registered" in controls.tools_note.value
+
+
+def test_changed_controls_are_what_the_next_cell_sends(shell: InteractiveShell, simulator: Simulator) -> None:
+    controls = panel(shell)
+    controls.model.value = "claude-4-5-haiku"
+    controls.sampling.value = "temperature"
+    controls.temperature.value = 0.3
+    controls.max_tokens.value = 200
+    controls.stop.value = ["END"]
+    controls.effort.value = "low"
+    controls.system.value = "You are terse."
+    assert run(shell, "%%heroku_chat\nhello").success
+    body = chat_bodies(simulator)[-1]
+    assert (body["model"], body["temperature"], body["max_tokens"], body["stop"]) == (
+        "claude-4-5-haiku",
+        0.3,
+        200,
+        ["END"],
+    )
+    assert body["reasoning_effort"] == "low" and body["messages"][0] == {
+        "role": "system",
+        "content": "You are terse.",
+    }
+    assert "top_p" not in body
+    run(shell, "%%heroku_chat -m nova-pro -t 0.9\nhello")  # options on a cell still win
+    assert (chat_bodies(simulator)[-1]["model"], chat_bodies(simulator)[-1]["temperature"]) == (
+        "nova-pro",
+        0.9,
+    )
+
+
+def test_thinking_sets_temperature_one_and_disables_top_p_with_a_note(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    controls = panel(shell)
+    controls.sampling.value = "top_p"
+    controls.top_p.value = 0.5
+    assert shell.magics_manager.registry["HerokuMagics"].session.defaults.top_p == 0.5
+    controls.thinking.value = True
+    controls.budget.value = 2048
+    assert controls.temperature.value == 1.0 and controls.temperature.disabled and controls.top_p.disabled
+    assert controls.sampling.disabled and "temperature 1" in controls.rules_note.value
+    defaults = heroku_magic.current_session().defaults
+    assert defaults.thinking == Thinking(2048) and defaults.temperature == 1.0 and defaults.top_p is None
+    assert run(shell, "%%heroku_chat\nthink").success
+    body = chat_bodies(simulator)[-1]
+    assert (
+        body["extended_thinking"]["budget_tokens"] == 2048
+        and body["temperature"] == 1.0
+        and "top_p" not in body
+    )
+    controls.thinking.value = False
+    assert not controls.top_p.disabled and controls.rules_note.value == ""
+    assert heroku_magic.current_session().defaults.top_p == 0.5
+
+
+def test_temperature_and_top_p_are_never_both_active(shell: InteractiveShell) -> None:
+    controls = panel(shell)
+    for choice in ("temperature", "top_p", "default"):
+        controls.sampling.value = choice
+        defaults = heroku_magic.current_session().defaults
+        assert not (defaults.temperature is not None and defaults.top_p is not None)
+        assert controls.temperature.disabled == (choice != "temperature")
+        assert controls.top_p.disabled == (choice != "top_p")
+
+
+def test_displaying_again_shows_the_same_state(shell: InteractiveShell) -> None:
+    controls = panel(shell)
+    controls.model.value = "claude-4-5-haiku"
+    assert panel(shell) is controls and controls.model.value == "claude-4-5-haiku"
+    refreshed = panel_refresh(shell)
+    assert (
+        refreshed is not controls and refreshed.model.value == "claude-4-5-haiku"
+    )  # rebuilt from the session
+
+
+def panel_refresh(ip: InteractiveShell) -> Any:
+    run(ip, "%heroku_controls --refresh")
+    return ip.magics_manager.registry["PanelMagics"].panel
+
+
+def test_next_and_last_request_lines(shell: InteractiveShell) -> None:
+    controls = panel(shell)
+    controls.sampling.value = "temperature"
+    controls.temperature.value = 0.4
+    assert (
+        "model=claude-4-5-sonnet" in controls.next_request.value
+        and "temperature=0.4" in controls.next_request.value
+    )
+    assert "none yet" in controls.last_request.value
+    run(shell, "%%heroku_chat -m claude-4-5-haiku\nhi")
+    assert (
+        "model=claude-4-5-haiku" in controls.last_request.value
+        and "temperature=0.4" in controls.last_request.value
+    )
+
+
+def test_conversation_selector_and_reset(shell: InteractiveShell, simulator: Simulator) -> None:
+    controls = panel(shell)
+    controls.conversation.value = "notes"
+    run(shell, "%%heroku_chat\none")
+    run(shell, "%%heroku_chat\ntwo")
+    session = heroku_magic.current_session()
+    assert len(session.conversation("notes")) == 2 and len(session.conversation("default")) == 0
+    controls.reset.click()
+    assert len(session.conversation("notes")) == 0 and "Cleared notes" in controls.reset_note.value
+
+
+def test_panel_without_configuration_says_why_the_list_is_missing(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INFERENCE_URL")
+    controls = panel(shell)
+    assert "INFERENCE_URL" in controls.models_note.value
+
+
+# -- %%heroku_explore -------------------------------------------------------------------------------
+
+
+def test_parse_grid_types_values() -> None:
+    grid = parse_grid(["temperature=0, 0.5", "model=a,b", "thinking=off,2048", "effort=low", "max-tokens=10"])
+    assert grid == {
+        "temperature": [0.0, 0.5],
+        "model": ["a", "b"],
+        "thinking": [None, Thinking(2048)],
+        "effort": ["low"],
+        "max_tokens": [10],
+    }
+    for bad in ("temperature", "colour=red", "temperature=hot", "thinking=10", "temperature=0,temperature=1"):
+        with pytest.raises(OptionsError):
+            parse_grid([bad, "temperature=1"] if bad.startswith("temperature=0,") else [bad])
+
+
+def test_invalid_combinations_carry_herokus_reason() -> None:
+    configs = configurations(ChatOptions(temperature=0.5), parse_grid(["thinking=off,1024"]))
+    assert configs[0].options is not None and configs[0].problem is None
+    assert configs[1].options is None and "temperature 1" in (configs[1].problem or "")
+    assert [c.label for c in configs] == ["thinking=off", "thinking=1024"]
+
+
+def test_explore_runs_every_combination_and_compares(shell: InteractiveShell, simulator: Simulator) -> None:
+    outcome = run(
+        shell,
+        "%%heroku_explore --grid temperature=0,0.5 --grid model=claude-4-5-haiku,claude-4-5-sonnet --out runs\nWrite a haiku.",
+    )
+    assert outcome.success, outcome.error_in_exec
+    sent = sorted((b["model"], b["temperature"]) for b in chat_bodies(simulator))
+    assert sent == [
+        ("claude-4-5-haiku", 0.0),
+        ("claude-4-5-haiku", 0.5),
+        ("claude-4-5-sonnet", 0.0),
+        ("claude-4-5-sonnet", 0.5),
+    ]
+    runs = shell.user_ns["runs"]
+    assert isinstance(runs, ExploreResults) and len(runs) == 4
+    rows = runs.rows()
+    assert rows[0]["temperature"] == 0.0 and rows[0]["model"] == "claude-4-5-haiku"
+    assert all(
+        r["latency_s"] is not None and r["completion_tokens"] and r["finish_reason"] == "stop" for r in rows
+    )
+    static = outcome.outputs[-1].data["text/markdown"]
+    assert "| settings | latency | first token | tokens | tok/s | finish |" in static
+    assert "temperature=0.5, model=claude-4-5-sonnet" in static and "```text\nlatency" in static
+    assert len(heroku_magic.current_session().conversation()) == 0  # exploring does not add turns
+
+
+def test_results_turn_into_a_dataframe_when_pandas_is_there(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(shell, "%%heroku_explore --grid temperature=0,1 --out runs\nhi")
+    runs = shell.user_ns["runs"]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # pandas is optional: a clear message without it
+    with pytest.raises(ImportError, match="pip install pandas"):
+        runs.to_dataframe()
+    monkeypatch.undo()
+    pandas = pytest.importorskip("pandas")
+    frame = runs.to_dataframe()
+    assert isinstance(frame, pandas.DataFrame) and list(frame["temperature"]) == [0.0, 1.0]
+
+
+def test_one_failing_configuration_does_not_stop_the_others(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    outcome = run(
+        shell,
+        "%%heroku_explore -t 0.5 --grid model=claude-4-5-haiku,no-such-model --grid thinking=off,1024 --out runs\nhi",
+    )
+    assert outcome.success
+    rows = shell.user_ns["runs"].rows()
+    by_label = {(r["model"], r["thinking"] is not None): r for r in rows}
+    assert (
+        by_label[("claude-4-5-haiku", False)]["error"] is None
+        and by_label[("claude-4-5-haiku", False)]["text"]
+    )
+    assert "403" in by_label[("no-such-model", False)]["error"]
+    assert "temperature 1" in by_label[("claude-4-5-haiku", True)]["error"]  # refused before sending
+    assert len(chat_bodies(simulator)) == 2
+    assert "**Failed:**" in outcome.outputs[-1].data["text/markdown"]
+
+
+def test_concurrent_runs_finish_in_well_under_the_sum(shell: InteractiveShell, simulator: Simulator) -> None:
+    simulator.config.ttft = 1.0
+    run(shell, "%%heroku_chat --no-history\nwarm up")  # the SDK import is not part of the figure
+    started = time.perf_counter()
+    outcome = run(
+        shell, "%%heroku_explore --concurrency 8 --grid max_tokens=11,12,13,14,15,16,17,18 --out runs\nhi"
+    )
+    elapsed = time.perf_counter() - started
+    assert outcome.success
+    latencies = [r["latency_s"] for r in shell.user_ns["runs"].rows()]
+    assert min(latencies) >= 1.0
+    print(f"\n8 configurations at ~1 s each: {elapsed:.2f} s wall, {sum(latencies):.2f} s summed")
+    assert elapsed < sum(latencies) / 2
+
+
+def test_explore_with_widgets_streams_into_cards(shell: InteractiveShell) -> None:
+    shell.run_line_magic("config", "HerokuMagics.widgets = True")
+    outcome = run(shell, "%%heroku_explore --grid temperature=0,1 --out runs\nhi")
+    assert outcome.success
+    view_id = outcome.outputs[0].data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    view = widget(view_id)
+    cards = view.children[0].children
+    assert len(cards) == 2 and view.layout.display == "none"  # hidden once the static result is shown
+    answer_boxes = [card.children[1].children[2] for card in cards]
+    assert all(box.children[0].outputs for box in answer_boxes)
+
+
+def test_explore_usage_errors(shell: InteractiveShell, simulator: Simulator) -> None:
+    for line in (
+        "--grid colour=red",
+        "--grid temperature",
+        "--concurrency 0 --grid temperature=1",
+        "--out 1x --grid temperature=1",
+    ):
+        assert type(run(shell, f"%%heroku_explore {line}\nhi").error_in_exec) is UsageError
+    big = ",".join(str(n) for n in range(1, 10))
+    assert "at most 64" in str(
+        run(shell, f"%%heroku_explore --grid max_tokens={big} --grid top_k={big}\nhi").error_in_exec
+    )
+    assert not chat_bodies(simulator)
+
+
+def test_explore_without_grid_shows_a_picker_with_a_run_button(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    shell.run_line_magic("config", "HerokuMagics.widgets = True")
+    outcome = run(shell, "%%heroku_explore --out picked\nhi")
+    assert outcome.success and not chat_bodies(simulator)
+    from ipywidgets import Button, Text
+
+    picker = widget(outcome.outputs[0].data["application/vnd.jupyter.widget-view+json"]["model_id"])
+    temperature = next(c for c in picker.children if isinstance(c, Text) and c.description == "temperature")
+    temperature.value = "0, 1"
+    next(c for c in picker.children if isinstance(c, Button)).click()
+    assert sorted(b["temperature"] for b in chat_bodies(simulator)) == [0.0, 1.0]
+    assert len(shell.user_ns["picked"]) == 2
