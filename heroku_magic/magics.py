@@ -168,8 +168,7 @@ class HerokuMagics(Magics):
             Review: def add(a, b): return a - b
         """
         args = _parse(self.heroku_chat, line)
-        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
-            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        check_variable(args.out)
         prompt = self._prompt(cell, args.interpolate)
         options = self._options(args)
         attachment = args.addon or self.attachment
@@ -330,6 +329,12 @@ class HerokuMagics(Magics):
             for m in rows
         )
         _publish({"text/markdown": neutralize_html(header + table), "text/plain": plain}, {})
+
+
+def check_variable(name: str | None) -> None:
+    """Refuse an --out name that is not a Python variable name (before anything is sent)."""
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise UsageError(f"--out needs a Python variable name, got {name!r}")
 
 
 def _parse(magic: Any, line: str) -> Any:

@@ -7,7 +7,6 @@ thing in every magic.
 from __future__ import annotations
 
 import html
-import keyword
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from traitlets import Int
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, configurations, parse_grid, run_grid
-from .magics import HerokuMagics, _parse, _publish, request_arguments
+from .magics import HerokuMagics, _parse, _publish, check_variable, request_arguments
 from .render.static import explore_bundle
 from .result import ChatResult
 
@@ -113,8 +112,7 @@ class PanelMagics(Magics):
             How many r's are in "strawberry"?
         """
         args = _parse(self.heroku_explore, line)
-        if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
-            raise UsageError(f"--out needs a Python variable name, got {args.out!r}")
+        check_variable(args.out)
         concurrency = args.concurrency if args.concurrency is not None else self.concurrency
         if concurrency < 1:
             raise UsageError(f"--concurrency must be at least 1, got {concurrency}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from heroku_magic.simulator import Simulator, SimulatorConfig
 
@@ -29,3 +30,14 @@ def simulator_env(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simu
     for name, value in simulator.env().items():
         monkeypatch.setenv(name, value)
     return simulator
+
+
+@pytest.fixture
+def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
+    """A fresh in-process IPython shell with the extension loaded, painting on every event."""
+    InteractiveShell.clear_instance()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "heroku_magic")
+    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
+    yield ip
+    InteractiveShell.clear_instance()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,6 @@ from IPython.utils.capture import capture_output
 
 from heroku_magic import APIError, ChatResult
 from heroku_magic.simulator import Simulator
-
-
-@pytest.fixture
-def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
-    InteractiveShell.clear_instance()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "heroku_magic")
-    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
-    yield ip
-    InteractiveShell.clear_instance()
 
 
 class Run:

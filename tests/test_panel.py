@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,16 +15,6 @@ import heroku_magic
 from heroku_magic import ChatOptions, OptionsError, Thinking
 from heroku_magic.explore import ExploreResults, configurations, parse_grid
 from heroku_magic.simulator import Simulator
-
-
-@pytest.fixture
-def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
-    InteractiveShell.clear_instance()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "heroku_magic")
-    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
-    yield ip
-    InteractiveShell.clear_instance()
 
 
 def run(ip: InteractiveShell, source: str) -> Any:
