@@ -310,3 +310,26 @@ def test_explore_without_grid_shows_a_picker_with_a_run_button(
     next(c for c in picker.children if isinstance(c, Button)).click()
     assert sorted(b["temperature"] for b in chat_bodies(simulator)) == [0.0, 1.0]
     assert len(shell.user_ns["picked"]) == 2
+
+
+def test_interrupting_explore_closes_every_stream(shell: InteractiveShell, simulator: Simulator) -> None:
+    import os
+    import signal
+    import threading
+
+    simulator.config.interval = 0.02
+
+    def interrupt_when_streaming() -> None:
+        deadline = time.monotonic() + 10
+        while simulator.active_streams < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)  # what the kernel does on "interrupt"
+
+    threading.Thread(target=interrupt_when_streaming).start()
+    outcome = run(shell, "%%heroku_explore --grid temperature=0,0.5,1 --concurrency 3\nwords:3000")
+    assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
+    deadline = time.monotonic() + 3
+    while simulator.active_streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert simulator.active_streams == 0  # every connection was closed, none drained
