@@ -49,7 +49,9 @@ def test_panel_lists_chat_models_with_what_they_support(shell: InteractiveShell)
     assert "application/vnd.jupyter.widget-view+json" in outcome.outputs[0].data
     controls = shell.magics_manager.registry["PanelMagics"].panel
     labels = dict((value, label) for label, value in controls.model.options)
-    assert labels[None] == "attachment default (claude-4-5-sonnet)"
+    assert (
+        labels[""] == "attachment default (claude-4-5-sonnet)" and controls.model.index == 0
+    )  # shown selected
     assert labels["claude-4-5-sonnet"] == "claude-4-5-sonnet · thinking, vision, tools"
     assert labels["claude-3-5-haiku"] == "claude-3-5-haiku · tools"
     assert "cohere-embed-multilingual" not in labels  # chat models only

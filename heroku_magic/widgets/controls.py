@@ -52,7 +52,8 @@ class ControlsPanel:
             else "attachment default (none set)"
         )
         self.model = widgets.Dropdown(
-            options=[(default_label, None), *((model_label(m), m.model_id) for m in chat_models)],
+            # ipywidgets treats a None value as "nothing selected", so "" stands for the attachment default.
+            options=[(default_label, ""), *((model_label(m), m.model_id) for m in chat_models)],
             description="Model",
             style=style,
             layout=wide,
@@ -87,7 +88,7 @@ class ControlsPanel:
         self.show_reasoning = widgets.Checkbox(value=True, description="Show reasoning", indent=False)
         self.rules_note = widgets.HTML()
         self.effort = widgets.Dropdown(
-            options=[("not set", None), *((e, e) for e in EFFORTS)],
+            options=[("not set", ""), *((e, e) for e in EFFORTS)],
             description="Reasoning effort",
             style=style,
         )
@@ -108,7 +109,12 @@ class ControlsPanel:
             style=style,
             ensure_option=False,
         )
-        self.reset = widgets.Button(description="Reset conversation", icon="trash", button_style="warning")
+        self.reset = widgets.Button(
+            description="Reset conversation",
+            icon="trash",
+            button_style="warning",
+            layout=widgets.Layout(width="auto"),
+        )
         self.reset_note = widgets.HTML()
         self.next_request = widgets.HTML()
         self.last_request = widgets.HTML()
@@ -183,7 +189,7 @@ class ControlsPanel:
             if box.value
         )
         return ChatOptions(
-            model=self.model.value,
+            model=self.model.value or None,
             system=self.system.value or None,
             temperature=1.0 if thinking else (self.temperature.value if sampling == "temperature" else None),
             top_p=self.top_p.value if sampling == "top_p" else None,
@@ -192,7 +198,7 @@ class ControlsPanel:
             thinking=Thinking(self.budget.value, include_reasoning=self.show_reasoning.value)
             if thinking
             else None,
-            reasoning_effort=self.effort.value,
+            reasoning_effort=self.effort.value or None,
             tools=tools or None,
         )
 
@@ -201,7 +207,7 @@ class ControlsPanel:
         values = [value for _, value in self.model.options]
         if options.model is not None and options.model not in values:
             self.model.options = [*self.model.options, (options.model, options.model)]
-        self.model.value = options.model
+        self.model.value = options.model or ""
         self.thinking.value = options.thinking is not None
         if options.thinking is not None:
             self.budget.value = options.thinking.budget_tokens
@@ -212,7 +218,7 @@ class ControlsPanel:
             self.sampling.value, self.temperature.value = "temperature", options.temperature
         self.max_tokens.value = options.max_tokens or 0
         self.stop.value = list(options.stop or ())
-        self.effort.value = options.reasoning_effort
+        self.effort.value = options.reasoning_effort or ""
         self.system.value = options.system or ""
 
     def _changed(self, change: Any = None) -> None:
