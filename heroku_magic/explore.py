@@ -223,6 +223,8 @@ def _value(name: str, text: str) -> Any:
 def _show(value: Any) -> str:
     if isinstance(value, Thinking):
         return str(value.budget_tokens)
+    if isinstance(value, float):
+        return f"{value:g}"  # as the user typed it: 0, not 0.0
     return "off" if value is None else str(value)
 
 

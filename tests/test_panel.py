@@ -335,3 +335,10 @@ def test_interrupting_explore_closes_every_stream(shell: InteractiveShell, simul
     while simulator.active_streams and time.monotonic() < deadline:
         time.sleep(0.02)
     assert simulator.active_streams == 0  # every connection was closed, none drained
+
+
+def test_slider_values_are_sent_as_shown(shell: InteractiveShell) -> None:
+    controls = panel(shell)
+    controls.sampling.value = "top_p"
+    controls.top_p.value = 0.9000000000000001  # what a browser sends back for the 0.90 step
+    assert heroku_magic.current_session().defaults.top_p == 0.9

@@ -266,3 +266,15 @@ def test_a_finishing_block_keeps_the_widget_that_showed_it() -> None:
     children = renderer.answer.box.children
     assert children[0] is shown and shown.outputs[0]["data"]["text/plain"] == "First paragraph.\n\n"
     assert children[-1] is not shown and children[-1].outputs[0]["data"]["text/plain"] == "Second"
+
+
+def test_reasoning_collapses_only_after_its_last_words_are_drawn() -> None:
+    clock = FakeClock(step=0.001)
+    renderer = WidgetRenderer(min_interval=10.0, tick=None, clock=clock)
+    renderer.handle(ReasoningDelta("First thought. "))  # painted at once
+    renderer.handle(ReasoningDelta("Last thought."))  # throttled: pending
+    renderer.handle(TextDelta("Answer"))  # throttled too: the panel must not close yet
+    assert renderer.reasoning_panel.selected_index == 0
+    renderer.close(ChatResult(text="Answer"), None)
+    assert renderer.thoughts._tail_text == "First thought. Last thought."
+    assert renderer.reasoning_panel.selected_index is None

@@ -94,6 +94,7 @@ class WidgetRenderer:
         self._thinking_since: float | None = None
         self._thinking_until: float | None = None
         self._dirty = False
+        self._collapse = False
         self._last_paint: float | None = None
         self._closed = False
         self.paints = 0
@@ -132,8 +133,7 @@ class WidgetRenderer:
             elif isinstance(event, TextDelta) and event.text:
                 if self._thinking_since is not None and self._thinking_until is None:
                     self._thinking_until = now
-                    # Collapse the thoughts once the answer starts; the user may open them again.
-                    self.reasoning_panel.selected_index = None
+                    self._collapse = True  # at the next paint, once the last thoughts are drawn
                 self._text.append(event.text)
             elif isinstance(event, ToolCall):
                 self._tools.append(f"{event.name}({event.arguments})")
@@ -180,6 +180,11 @@ class WidgetRenderer:
                 self.reasoning_panel.layout.display = None
                 self.reasoning_panel.selected_index = 0
             self.thoughts.paint("".join(self._reasoning))
+        if self._collapse:
+            # Collapse the thoughts once the answer starts (the user may open them again): after
+            # the last reasoning is drawn and before the first answer text, so neither is missed.
+            self._collapse = False
+            self.reasoning_panel.selected_index = None
         self.answer.paint("".join(self._text))
         if self._tools:
             self.tools.layout.display = None

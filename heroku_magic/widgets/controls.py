@@ -191,8 +191,10 @@ class ControlsPanel:
         return ChatOptions(
             model=self.model.value or None,
             system=self.system.value or None,
-            temperature=1.0 if thinking else (self.temperature.value if sampling == "temperature" else None),
-            top_p=self.top_p.value if sampling == "top_p" else None,
+            temperature=1.0
+            if thinking
+            else (round(self.temperature.value, 2) if sampling == "temperature" else None),
+            top_p=round(self.top_p.value, 2) if sampling == "top_p" else None,
             max_tokens=self.max_tokens.value or None,
             stop=tuple(self.stop.value) or None,
             thinking=Thinking(self.budget.value, include_reasoning=self.show_reasoning.value)

@@ -52,6 +52,21 @@ CELLS = (
 )
 CHAT_CELL, XSS_CELL = 1, 2
 
+# The panels notebook (its own workspace, so it never shares the page with chat.ipynb): 0 loads the
+# extension, 1 shows the controls panel, 2 is a chat cell that takes the panel's settings, 3 runs a
+# 2 x 2 grid concurrently, each answer long enough (words:N) to stream for a few seconds.
+PANELS_NOTEBOOK = "panels.ipynb"
+PANELS_WORKSPACE = "panels"
+EXPLORE_WORDS = 200
+PANEL_CELLS = (
+    "%load_ext heroku_magic",
+    "%heroku_controls",
+    "%%heroku_chat\nwords:40 after thinking it over",
+    "%%heroku_explore --grid temperature=0,1 --grid model=claude-4-5-haiku,claude-4-5-sonnet"
+    f" --concurrency 4\nAnswer with words:{EXPLORE_WORDS}",
+)
+CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL = 1, 2, 3
+
 
 class LabStartError(RuntimeError):
     """JupyterLab exited or did not answer in time."""
@@ -66,9 +81,13 @@ class Lab:
     root: Path
     log: Path
 
-    def notebook_url(self, name: str = NOTEBOOK) -> str:
-        """The URL that opens notebook ``name`` (relative to the root) in the lab UI."""
-        return f"{self.url}/lab/tree/{name}?token={self.token}"
+    def notebook_url(self, name: str = NOTEBOOK, workspace: str | None = None) -> str:
+        """The URL that opens notebook ``name`` (relative to the root) in the lab UI.
+
+        With ``workspace``, in that named workspace: it restores only what was opened in it.
+        """
+        where = f"/lab/workspaces/{workspace}" if workspace else "/lab"
+        return f"{self.url}{where}/tree/{name}?token={self.token}"
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
@@ -125,7 +144,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_lab(base: Path, env: Mapping[str, str]) -> Iterator[Lab]:
-    """JupyterLab on a free 127.0.0.1 port with a token, serving ``base/root`` (holding the notebook).
+    """JupyterLab on a free 127.0.0.1 port with a token, serving ``base/root`` (holding the notebooks).
 
     Configuration, runtime files and IPython's profile live under ``base`` too, so nothing of the
     user's setup is read or written. ``env`` is added to the server's (and so the kernels')
@@ -136,6 +155,7 @@ def running_lab(base: Path, env: Mapping[str, str]) -> Iterator[Lab]:
         folder.mkdir(parents=True, exist_ok=True)
     write_lab_config(config_dir)
     write_notebook(root / NOTEBOOK)
+    write_notebook(root / PANELS_NOTEBOOK, PANEL_CELLS)
     port, token = free_port(), secrets.token_hex(16)
     command = [
         sys.executable,
