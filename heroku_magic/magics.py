@@ -167,10 +167,10 @@ class HerokuMagics(Magics):
             %%heroku_chat -c review -s "You are a strict code reviewer" --out review
             Review: def add(a, b): return a - b
         """
-        args = _parse(self.heroku_chat, line)
+        args = parse_line(self.heroku_chat, line)
         check_variable(args.out)
-        prompt = self._prompt(cell, args.interpolate)
-        options = self._options(args)
+        prompt = self.prompt_from_cell(cell, args.interpolate)
+        options = self.options_from_args(args)
         attachment = args.addon or self.attachment
         try:
             client = self.session.client(attachment, timeout=self.timeout, max_retries=self.max_retries)
@@ -192,7 +192,7 @@ class HerokuMagics(Magics):
             raise UsageError(str(exc)) from None
         self._finish(args, result)
 
-    def _prompt(self, cell: str, interpolate: bool) -> str:
+    def prompt_from_cell(self, cell: str, interpolate: bool) -> str:
         if not cell.strip():
             raise UsageError("The cell is empty: write your message below the %%heroku_chat line.")
         return self._interpolate(cell) if interpolate else cell
@@ -209,7 +209,7 @@ class HerokuMagics(Magics):
 
         return _NAME.sub(fill, cell)
 
-    def _options(self, args: Any) -> ChatOptions:
+    def options_from_args(self, args: Any) -> ChatOptions:
         """The cell's options over the panel's, over the traitlets config (the env comes last, in the client)."""
         try:
             cell = ChatOptions(
@@ -235,7 +235,7 @@ class HerokuMagics(Magics):
         except OptionsError as exc:
             raise UsageError(str(exc)) from None
 
-    def _use_widgets(self, args: Any) -> bool:
+    def use_widgets(self, args: Any) -> bool:
         if args.no_widgets or self.widgets is False:
             return False
         if self.widgets:
@@ -244,8 +244,8 @@ class HerokuMagics(Magics):
 
     def _renderers(self, args: Any, model: str | None) -> list[Renderer]:
         text_format = "text" if args.format == "text" else "markdown"
-        static = StaticRenderer(_publish, text_format)
-        if self._use_widgets(args):
+        static = StaticRenderer(publish, text_format)
+        if self.use_widgets(args):
             from .render.widgets import WidgetRenderer, widget_bundle
 
             live = WidgetRenderer(model=model, text_format=text_format, min_interval=self.paint_interval)
@@ -279,7 +279,7 @@ class HerokuMagics(Magics):
     @line_magic
     def heroku_history(self, line: str) -> None:
         """Show a conversation, or export it with --export FILE.md|FILE.json."""
-        args = _parse(self.heroku_history, line)
+        args = parse_line(self.heroku_history, line)
         conversation = self.session.conversations.get(args.name)
         if conversation is None:
             known = ", ".join(self.session.conversations) or "none yet"
@@ -288,7 +288,7 @@ class HerokuMagics(Magics):
             path = conversation.export(args.export)
             print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
             return
-        _publish(
+        publish(
             {
                 "text/markdown": conversation.to_markdown(neutralize_html),
                 "text/plain": conversation.to_markdown(),
@@ -302,7 +302,7 @@ class HerokuMagics(Magics):
     @line_magic
     def heroku_reset(self, line: str) -> None:
         """Clear a conversation's history (or all of them with --all)."""
-        args = _parse(self.heroku_reset, line)
+        args = parse_line(self.heroku_reset, line)
         cleared = self.session.reset(None if args.all else (args.name or DEFAULT_CONVERSATION))
         print(f"Cleared: {', '.join(cleared)}" if cleared else "Nothing to clear.")
 
@@ -311,7 +311,7 @@ class HerokuMagics(Magics):
     @line_magic
     def heroku_models(self, line: str) -> None:
         """List Heroku's model catalogue (/available-models) with type and regions."""
-        args = _parse(self.heroku_models, line)
+        args = parse_line(self.heroku_models, line)
         try:
             client = self.session.client(self.attachment, timeout=self.timeout, max_retries=self.max_retries)
             models = client.available_models()
@@ -328,7 +328,7 @@ class HerokuMagics(Magics):
             f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {','.join(m.regions)}"
             for m in rows
         )
-        _publish({"text/markdown": neutralize_html(header + table), "text/plain": plain}, {})
+        publish({"text/markdown": neutralize_html(header + table), "text/plain": plain}, {})
 
 
 def check_variable(name: str | None) -> None:
@@ -337,7 +337,7 @@ def check_variable(name: str | None) -> None:
         raise UsageError(f"--out needs a Python variable name, got {name!r}")
 
 
-def _parse(magic: Any, line: str) -> Any:
+def parse_line(magic: Any, line: str) -> Any:
     """Arguments parsed shell-style, so quoted values lose their quotes (-s "Be brief.")."""
     try:
         argv = shlex.split(line)
@@ -354,7 +354,7 @@ def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any) 
     return scratch.stream(prompt, options, record=False)
 
 
-def _publish(data: dict[str, str], metadata: dict[str, Any]) -> None:
+def publish(data: dict[str, str], metadata: dict[str, Any]) -> None:
     display(data, raw=True, metadata=metadata)
 
 

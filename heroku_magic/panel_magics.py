@@ -19,7 +19,7 @@ from traitlets import Int
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, configurations, parse_grid, run_grid
-from .magics import HerokuMagics, _parse, _publish, check_variable, request_arguments
+from .magics import HerokuMagics, check_variable, parse_line, publish, request_arguments
 from .render.static import explore_bundle
 from .result import ChatResult
 
@@ -56,7 +56,7 @@ class PanelMagics(Magics):
         from .render.widgets import widget_bundle
         from .widgets.controls import ControlsPanel
 
-        args = _parse(self.heroku_controls, line)
+        args = parse_line(self.heroku_controls, line)
         if self.panel is None or args.refresh:
             models, problem = self._catalogue()
             self.panel = ControlsPanel(
@@ -111,13 +111,13 @@ class PanelMagics(Magics):
             %%heroku_explore --grid thinking=off,1024,4096 --out runs
             How many r's are in "strawberry"?
         """
-        args = _parse(self.heroku_explore, line)
+        args = parse_line(self.heroku_explore, line)
         check_variable(args.out)
         concurrency = args.concurrency if args.concurrency is not None else self.concurrency
         if concurrency < 1:
             raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
-        prompt = self.chat._prompt(cell, False)
-        base = self.chat._options(args)
+        prompt = self.chat.prompt_from_cell(cell, False)
+        base = self.chat.options_from_args(args)
         if not args.grid:
             self._picker(prompt, base, args, concurrency)
             return
@@ -145,7 +145,7 @@ class PanelMagics(Magics):
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
         view = None
-        if self.chat._use_widgets(args):
+        if self.chat.use_widgets(args):
             from .render.widgets import widget_bundle
             from .widgets.explore import ExploreView
 
@@ -167,7 +167,7 @@ class PanelMagics(Magics):
             raise
         if view is not None:
             view.finish(results)
-        _publish(*explore_bundle(results, prompt))
+        publish(*explore_bundle(results, prompt))
         return results
 
     def _picker(self, prompt: str, base: Any, args: Any, concurrency: int) -> None:
