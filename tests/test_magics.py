@@ -60,15 +60,21 @@ def test_load_ext_registers_magics_and_does_not_import_openai() -> None:
     assert out.stdout.strip() == "ok", out.stderr
 
 
-def test_extension_loads_through_shell_config(tmp_path: Path, simulator_env: Simulator) -> None:
-    code = (
-        "from traitlets.config import Config\nfrom IPython.core.interactiveshell import InteractiveShell\n"
-        "c = Config(); c.HerokuMagics.model = 'claude-4-5-haiku'\n"
-        "ip = InteractiveShell.instance(config=c)\nip.extension_manager.load_extension('heroku_magic')\n"
-        "print(ip.magics_manager.registry['HerokuMagics'].model)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.strip() == "claude-4-5-haiku", out.stderr
+def test_extension_loads_through_interactive_shell_app_extensions(tmp_path: Path) -> None:
+    code = "print(get_ipython().find_cell_magic('heroku_chat') is not None, get_ipython().magics_manager.registry['HerokuMagics'].model)"
+    command = [
+        sys.executable,
+        "-m",
+        "IPython",
+        "--no-banner",
+        f"--ipython-dir={tmp_path}",
+        "--InteractiveShellApp.extensions=['heroku_magic']",
+        "--HerokuMagics.model=claude-4-5-haiku",
+        "-c",
+        code,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().endswith("True claude-4-5-haiku"), out.stdout + out.stderr
 
 
 def test_help_is_the_argument_parser(shell: InteractiveShell) -> None:
