@@ -7,6 +7,9 @@
         ├── ConfigurationError      no URL/key, no model: the user's environment needs fixing
         ├── OptionsError            a request option or a combination Heroku rejects
         └── APIError                the request failed: HTTP status, Heroku's message, request id
+
+    KeyboardInterrupt
+    └── Interrupted                 the user stopped a response; its partial answer was kept
 """
 
 from __future__ import annotations
@@ -62,6 +65,14 @@ class APIError(HerokuMagicError):
         if self.request_id:
             text += f" [request id {self.request_id}]"
         return text
+
+
+class Interrupted(KeyboardInterrupt):
+    """The user interrupted a response; what had arrived is kept, marked as interrupted."""
+
+    def _render_traceback_(self) -> list[str]:
+        """One line instead of a traceback through the HTTP library's frames."""
+        return [f"Interrupted: {self}" if str(self) else "Interrupted"]
 
 
 _TAG = re.compile(r"<[^>]+>")

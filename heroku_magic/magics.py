@@ -19,7 +19,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, Unicode
 
 from .config import DEFAULT_ATTACHMENT
-from .errors import APIError, ConfigurationError, OptionsError
+from .errors import APIError, ConfigurationError, Interrupted, OptionsError
 from .options import ChatOptions, Thinking, parse_effort
 from .render import Renderer, drive
 from .render.markdown import first_code_block, neutralize_html
@@ -190,6 +190,9 @@ class HerokuMagics(Magics):
             result = drive(events, self._renderers(args, options.model or client.settings.model_id))
         except (ConfigurationError, OptionsError) as exc:
             raise UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            kept = "" if args.no_history else f" (kept in conversation {name!r}, marked interrupted)"
+            raise Interrupted(f"the response was stopped; the partial answer stays above{kept}") from None
         self._finish(args, result)
 
     def prompt_from_cell(self, cell: str, interpolate: bool) -> str:

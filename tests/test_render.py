@@ -238,6 +238,10 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(simulat
         outcome = ip.run_cell("%%heroku_chat\nwords:2000")
     timer.join()
     assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
+    assert outcome.error_in_exec._render_traceback_() == [
+        "Interrupted: the response was stopped; the partial answer stays above "
+        "(kept in conversation 'default', marked interrupted)"
+    ]
     session = ip.magics_manager.registry["HerokuMagics"].session
     turn = session.conversation().turns[0]
     assert turn.result.interrupted and 0 < turn.result.text.count("w") < 2000
