@@ -232,8 +232,6 @@ class HerokuMagics(Magics):
                 max_retries=args.retries,
             )
             config = ChatOptions(model=self.model, temperature=self.temperature, max_tokens=self.max_tokens)
-            if cell.thinking is not None or cell.top_p is not None:
-                config = config.updated(temperature=None)  # the cell's choice wins over a config default
             return cell.over(self.session.defaults).over(config)
         except OptionsError as exc:
             raise UsageError(str(exc)) from None

@@ -118,12 +118,28 @@ class ChatOptions:
         return f"ChatOptions({', '.join(f'{k}={v!r}' for k, v in self.explicit().items())})"
 
     def over(self, fallback: ChatOptions) -> ChatOptions:
-        """These options, with every unset field taken from ``fallback`` (validated together)."""
+        """These options, with every unset field taken from ``fallback`` (validated together).
+
+        Sampling is one choice (temperature, top_p or extended thinking): when these options make
+        it, the fallback's conflicting fields give way instead of failing Heroku's rules.
+        """
+        fallback = replace(fallback, **{name: None for name in self._overrules(fallback)})
         merged = {
             f.name: getattr(self, f.name) if getattr(self, f.name) is not None else getattr(fallback, f.name)
             for f in fields(self)
         }
         return ChatOptions(**merged)
+
+    def _overrules(self, fallback: ChatOptions) -> set[str]:
+        """The fallback's sampling fields that conflict with the choice these options make."""
+        dropped: set[str] = set()
+        if self.thinking is not None:
+            dropped |= {"top_p"} | ({"temperature"} if fallback.temperature not in (None, 1) else set())
+        if self.top_p is not None:
+            dropped |= {"temperature", "thinking"}
+        if self.temperature is not None:
+            dropped |= {"top_p"} | ({"thinking"} if self.temperature != 1 else set())
+        return dropped
 
     def updated(self, **changes: Any) -> ChatOptions:
         """A copy with some fields changed (validated again)."""

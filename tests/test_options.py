@@ -48,11 +48,41 @@ def test_thinking_with_temperature_one_is_allowed() -> None:
     assert ChatOptions(thinking=Thinking(2048), temperature=1).temperature == 1
 
 
-def test_combination_is_checked_after_merging_layers() -> None:
-    cell = ChatOptions(thinking=Thinking())
-    panel = ChatOptions(temperature=0.3)
+@pytest.mark.parametrize(
+    ("cell", "panel", "expected"),
+    [
+        (ChatOptions(thinking=Thinking()), ChatOptions(temperature=0.3), {"thinking": Thinking()}),
+        (ChatOptions(thinking=Thinking()), ChatOptions(top_p=0.5), {"thinking": Thinking()}),
+        (
+            ChatOptions(thinking=Thinking()),
+            ChatOptions(temperature=1),
+            {"thinking": Thinking(), "temperature": 1},
+        ),
+        (ChatOptions(top_p=0.5), ChatOptions(temperature=0.3), {"top_p": 0.5}),
+        (ChatOptions(top_p=0.5), ChatOptions(thinking=Thinking(), temperature=1), {"top_p": 0.5}),
+        (ChatOptions(temperature=0.2), ChatOptions(top_p=0.5), {"temperature": 0.2}),
+        (ChatOptions(temperature=0.2), ChatOptions(thinking=Thinking(), temperature=1), {"temperature": 0.2}),
+        (
+            ChatOptions(temperature=1),
+            ChatOptions(thinking=Thinking()),
+            {"temperature": 1, "thinking": Thinking()},
+        ),
+        (
+            ChatOptions(model="a"),
+            ChatOptions(temperature=0.3, max_tokens=9),
+            {"model": "a", "temperature": 0.3, "max_tokens": 9},
+        ),
+    ],
+)
+def test_the_higher_layers_sampling_choice_wins(
+    cell: ChatOptions, panel: ChatOptions, expected: dict[str, object]
+) -> None:
+    assert cell.over(panel).explicit() == expected
+
+
+def test_a_conflict_within_one_layer_is_still_refused() -> None:
     with pytest.raises(OptionsError, match="temperature 1"):
-        cell.over(panel)
+        ChatOptions(thinking=Thinking()).updated(temperature=0.3)
 
 
 def test_over_takes_unset_fields_from_fallback() -> None:

@@ -342,3 +342,16 @@ def test_slider_values_are_sent_as_shown(shell: InteractiveShell) -> None:
     controls.sampling.value = "top_p"
     controls.top_p.value = 0.9000000000000001  # what a browser sends back for the 0.90 step
     assert heroku_magic.current_session().defaults.top_p == 0.9
+
+
+def test_a_cells_thinking_wins_over_the_panels_temperature(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    controls = panel(shell)
+    controls.sampling.value = "temperature"
+    controls.temperature.value = 0.3
+    assert run(shell, "%%heroku_chat --thinking\nhi").success  # not a conflict: the cell chose
+    body = chat_bodies(simulator)[-1]
+    assert "extended_thinking" in body and "temperature" not in body
+    assert run(shell, "%%heroku_chat --top-p 0.5\nhi").success
+    assert chat_bodies(simulator)[-1]["top_p"] == 0.5 and "temperature" not in chat_bodies(simulator)[-1]
