@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,8 +106,10 @@ class Conversation:
         system = self.system if options.system is None else options.system
         messages = self.messages(prompt, key=key, system=system)
         accumulator = ResultAccumulator(self._clock)
+        events: Iterator[Event] = iter(())
         try:
-            for event in (client or self.client).events(messages, options):
+            events = (client or self.client).events(messages, options)
+            for event in events:
                 accumulator.add(event)
                 yield event
         except HerokuMagicError as exc:
@@ -120,6 +122,12 @@ class Conversation:
                     Turn(prompt, accumulator.result(interrupted=True), key, options.explicit()), system
                 )
             raise
+        finally:
+            # Close the transport now, not when garbage collection gets to it: an abandoned
+            # stream must drop its connection at once.
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
         result = accumulator.result()
         if record:
             self._record(Turn(prompt, result, key, options.explicit()), system)

@@ -12,14 +12,16 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
 from .client import ChatClient
-from .errors import HerokuMagicError, OptionsError
-from .events import Event
+from .conversation import Conversation
+from .errors import OptionsError
+from .events import Done, Error, Event
 from .options import ChatOptions, Thinking, parse_effort
-from .result import ChatResult, ResultAccumulator
+from .result import ChatResult
 
 GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
 EventSink = Callable[[int, Event], None]
@@ -171,26 +173,20 @@ def run_grid(
     def one(index: int, config: Configuration) -> Outcome:
         if config.options is None:
             return Outcome(config, None, config.problem)
-        chosen_system = config.options.system if config.options.system is not None else system
-        messages = ([{"role": "system", "content": chosen_system}] if chosen_system else []) + [
-            {"role": "user", "content": prompt}
-        ]
-        accumulator = ResultAccumulator()
-        events = client.events(messages, config.options)
-        try:
+        # A one-off turn: the conversation machinery builds the messages, folds the events,
+        # ends in Done or Error and closes the connection when the loop stops early.
+        events = Conversation(client=client, system=system).stream(prompt, config.options, record=False)
+        with closing(events):
             for event in events:
-                accumulator.add(event)
+                if isinstance(event, Done):
+                    return Outcome(config, event.result)
+                if isinstance(event, Error):
+                    return Outcome(config, event.result, str(event.error))
                 if on_event is not None:
                     on_event(index, event)
                 if stop.is_set():
-                    return Outcome(config, accumulator.result(interrupted=True), "interrupted")
-        except HerokuMagicError as exc:
-            return Outcome(config, accumulator.result(), str(exc))
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()  # drops the connection at once when stopped early
-        return Outcome(config, accumulator.result())
+                    return Outcome(config, None, "interrupted")
+        return Outcome(config, None, "the response ended without a result")
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="heroku-explore") as pool:
         futures = [pool.submit(one, index, config) for index, config in enumerate(configs)]
