@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +20,12 @@ def simulator_session() -> Iterator[Simulator]:
 
 @pytest.fixture
 def simulator(simulator_session: Simulator) -> Simulator:
-    """The session simulator with no recorded requests, no pending faults and zero pacing."""
+    """The session simulator with no recorded requests, no pending faults, zero pacing and no open streams."""
+    # A stream an earlier test abandoned ends on the server's loop a moment later; wait for it so
+    # that tests counting open streams see only their own.
+    deadline = time.monotonic() + 5
+    while simulator_session.active_streams and time.monotonic() < deadline:
+        time.sleep(0.01)
     simulator_session.reset()
     return simulator_session
 

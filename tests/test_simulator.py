@@ -550,8 +550,10 @@ def test_inject_rejects_unknown_kinds_and_params(simulator: Simulator) -> None:
 def test_ttft_is_measurable_and_reset_restores_pacing(simulator: Simulator) -> None:
     simulator.config.ttft = 0.3
     start = time.monotonic()
-    iterator = iter(sdk(simulator).chat.completions.create(model=MODEL, messages=[user("hi")], stream=True))
-    next(iterator)
+    response = sdk(simulator).chat.completions.create(model=MODEL, messages=[user("hi")], stream=True)
+    assert isinstance(response, openai.Stream)
+    with response:
+        next(iter(response))
     assert time.monotonic() - start >= 0.3
     simulator.reset()
     assert simulator.config.ttft == 0.0
