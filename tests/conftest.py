@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from polling import wait_until
 
 from heroku_magic.simulator import Simulator, SimulatorConfig
 
@@ -23,9 +23,7 @@ def simulator(simulator_session: Simulator) -> Simulator:
     """The session simulator with no recorded requests, no pending faults, zero pacing and no open streams."""
     # A stream an earlier test abandoned ends on the server's loop a moment later; wait for it so
     # that tests counting open streams see only their own.
-    deadline = time.monotonic() + 5
-    while simulator_session.active_streams and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: not simulator_session.active_streams)
     simulator_session.reset()
     return simulator_session
 

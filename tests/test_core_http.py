@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from polling import wait_until
 
 from heroku_magic import (
     APIError,
@@ -609,16 +609,15 @@ def test_closing_the_stream_records_the_partial_turn_and_drops_the_connection(pa
             if seen == 3:
                 break
     assert paced.active_streams == 1
-    started = time.monotonic()
     stream.close()
 
     [turn] = chat.turns
     assert turn.result.interrupted and turn.result.text == "w1 w2 w3 "
     assert turn.result.usage is None and turn.result.finish_reason is None
 
-    while paced.active_streams and time.monotonic() - started < 2.0:
-        time.sleep(0.02)
-    assert paced.active_streams == 0, "the simulator is still streaming to a closed consumer"
+    assert wait_until(lambda: not paced.active_streams), (
+        "the simulator is still streaming to a closed consumer"
+    )
 
     paced.config.interval = 0.0
     follow_up = chat.send("echo: still here")

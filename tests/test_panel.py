@@ -10,6 +10,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from polling import wait_until
 
 import heroku_magic
 from heroku_magic import ChatOptions, OptionsError, Thinking
@@ -322,19 +323,14 @@ def test_interrupting_explore_closes_every_stream(shell: InteractiveShell, simul
     simulator.config.interval = 0.02
 
     def interrupt_when_streaming() -> None:
-        deadline = time.monotonic() + 10
-        while simulator.active_streams < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: simulator.active_streams >= 2)
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGINT)  # what the kernel does on "interrupt"
 
     threading.Thread(target=interrupt_when_streaming).start()
     outcome = run(shell, "%%heroku_explore --grid temperature=0,0.5,1 --concurrency 3\nwords:3000")
     assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
-    deadline = time.monotonic() + 3
-    while simulator.active_streams and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert simulator.active_streams == 0  # every connection was closed, none drained
+    assert wait_until(lambda: not simulator.active_streams)  # every connection was closed, none drained
 
 
 def test_slider_values_are_sent_as_shown(shell: InteractiveShell) -> None:

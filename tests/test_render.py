@@ -11,6 +11,7 @@ import pytest
 from fakes import answer
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from polling import wait_until
 
 from heroku_magic import APIError, ChatResult, Done, Error, Event, ReasoningDelta, TextDelta, Usage
 from heroku_magic.render import drive
@@ -99,9 +100,7 @@ def test_reasoning_panel_streams_then_collapses_when_the_answer_starts() -> None
 def test_waiting_state_shows_elapsed_time_until_the_first_token() -> None:
     renderer = WidgetRenderer(model="claude-4-5-haiku", min_interval=0, tick=0.02)
     assert "Waiting for claude-4-5-haiku… 0.0 s" in renderer.status.value
-    deadline = time.monotonic() + 3
-    while "0.0 s" in renderer.status.value and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: "0.0 s" not in renderer.status.value)
     assert "Waiting for claude-4-5-haiku" in renderer.status.value
     assert "0.0 s" not in renderer.status.value  # the ticker moved the timer with no event arriving
     renderer.handle(TextDelta("Hi"))
@@ -226,9 +225,7 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(simulat
     simulator_env.config.interval = 0.01
 
     def interrupt_once_streaming() -> None:
-        deadline = time.monotonic() + 10
-        while not simulator_env.active_streams and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: simulator_env.active_streams)
         time.sleep(0.2)
         _thread.interrupt_main()  # what a kernel interrupt does
 
@@ -246,10 +243,7 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(simulat
     turn = session.conversation().turns[0]
     assert turn.result.interrupted and 0 < turn.result.text.count("w") < 2000
     assert any("Interrupted" in o.data.get("text/markdown", "") for o in captured.outputs)
-    deadline = time.monotonic() + 3
-    while simulator_env.active_streams and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert simulator_env.active_streams == 0  # the connection was closed, not drained
+    assert wait_until(lambda: not simulator_env.active_streams)  # the connection was closed, not drained
     simulator_env.config.interval = 0
     assert ip.run_cell("%%heroku_chat\nstill there?").success  # the conversation stays usable
     assert len(session.conversation()) == 2

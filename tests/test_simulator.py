@@ -18,6 +18,7 @@ from typing import Any
 
 import openai
 import pytest
+from polling import wait_until
 
 from heroku_magic.simulator import Simulator, SimulatorConfig
 
@@ -568,10 +569,7 @@ def test_client_disconnect_stops_the_stream(simulator: Simulator) -> None:
         next(iterator)
     assert simulator.active_streams == 1
     response.close()
-    deadline = time.monotonic() + 3
-    while simulator.active_streams and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert simulator.active_streams == 0
+    assert wait_until(lambda: not simulator.active_streams)
 
 
 def test_requests_are_recorded_including_rejected_ones(simulator: Simulator) -> None:
