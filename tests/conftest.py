@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -45,3 +46,13 @@ def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
     ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
     yield ip
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt during the test, as it does in a kernel."""
+    # A runner started in the background by a non-interactive shell inherits SIGINT as ignored,
+    # and Python then installs no handler: an interrupt test would see nothing arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -315,7 +315,9 @@ def test_explore_without_grid_shows_a_picker_with_a_run_button(
     assert len(shell.user_ns["picked"]) == 2
 
 
-def test_interrupting_explore_closes_every_stream(shell: InteractiveShell, simulator: Simulator) -> None:
+def test_interrupting_explore_closes_every_stream(
+    shell: InteractiveShell, simulator: Simulator, sigint_raises: None
+) -> None:
     import os
     import signal
     import threading

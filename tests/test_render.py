@@ -218,7 +218,9 @@ def test_driver_on_interrupt_closes_stream_and_renderers() -> None:
     assert closed == ["stream", "renderer:partial:True:KeyboardInterrupt"]
 
 
-def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(simulator_env: Simulator) -> None:
+def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(
+    simulator_env: Simulator, sigint_raises: None
+) -> None:
     InteractiveShell.clear_instance()
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "heroku_magic")
