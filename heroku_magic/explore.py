@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +25,7 @@ from .result import ChatResult
 
 GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
 EventSink = Callable[[int, Event], None]
+OutcomeSink = Callable[[int, "Outcome"], None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,18 @@ class Outcome:
     configuration: Configuration
     result: ChatResult | None
     error: str | None = None
+
+    def summary(self) -> str:
+        """One line: the settings, then the latency, tokens and finish reason, or the error."""
+        if self.error is not None:
+            return f"{self.configuration.label}: error: {self.error}"
+        row = self.row()
+        figures = [_seconds(row["latency_s"])]
+        if row["completion_tokens"] is not None:
+            figures.append(f"{row['completion_tokens']} tokens")
+        if row["finish_reason"]:
+            figures.append(row["finish_reason"])
+        return f"{self.configuration.label}: " + " · ".join(f for f in figures if f)
 
     def row(self) -> dict[str, Any]:
         """A flat record for tables and DataFrames."""
@@ -164,10 +177,12 @@ def run_grid(
     *,
     concurrency: int = 4,
     on_event: EventSink | None = None,
+    on_outcome: OutcomeSink | None = None,
     stop: threading.Event | None = None,
     system: str | None = None,
 ) -> ExploreResults:
     """Send ``prompt`` once per configuration, at most ``concurrency`` at a time."""
+    # on_event is called on worker threads; on_outcome on the caller's thread, as each one ends.
     stop = stop or threading.Event()
 
     def one(index: int, config: Configuration) -> Outcome:
@@ -189,9 +204,15 @@ def run_grid(
         return Outcome(config, None, "the response ended without a result")
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="heroku-explore") as pool:
-        futures = [pool.submit(one, index, config) for index, config in enumerate(configs)]
+        futures = {pool.submit(one, index, config): index for index, config in enumerate(configs)}
+        outcomes: dict[int, Outcome] = {}
         try:
-            return ExploreResults(future.result() for future in futures)
+            for future in as_completed(futures):
+                index = futures[future]
+                outcomes[index] = future.result()
+                if on_outcome is not None:
+                    on_outcome(index, outcomes[index])
+            return ExploreResults(outcomes[index] for index in range(len(configs)))
         except BaseException:
             stop.set()  # an interrupt: let running requests close, skip the queued ones
             for future in futures:

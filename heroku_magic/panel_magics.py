@@ -7,7 +7,7 @@ thing in every magic.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -18,7 +18,7 @@ from traitlets import Int
 
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
-from .explore import GRID_FIELDS, ExploreResults, configurations, parse_grid, run_grid
+from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
 from .magics import HerokuMagics, check_variable, parse_line, publish, request_arguments
 from .render.static import explore_bundle
 from .result import ChatResult
@@ -158,6 +158,7 @@ class PanelMagics(Magics):
                 client,
                 concurrency=concurrency,
                 on_event=view.handle if view else None,
+                on_outcome=None if view else _progress_printer(len(configs)),
                 system=system,
             )
         except BaseException:
@@ -233,3 +234,15 @@ class PanelMagics(Magics):
             ]
         )
         display(widget_bundle(panel), raw=True)
+
+
+def _progress_printer(total: int) -> Callable[[int, Outcome], None]:
+    """Without widgets, a line per configuration as it finishes, so a long grid shows progress."""
+    finished = 0
+
+    def report(index: int, outcome: Outcome) -> None:
+        nonlocal finished
+        finished += 1
+        print(f"[{finished}/{total}] {outcome.summary()}", flush=True)  # stdout shows as plain text
+
+    return report

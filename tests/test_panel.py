@@ -223,6 +223,18 @@ def test_explore_runs_every_combination_and_compares(shell: InteractiveShell, si
     assert len(heroku_magic.current_session().conversation()) == 0  # exploring does not add turns
 
 
+def test_explore_without_widgets_prints_a_line_as_each_configuration_finishes(
+    shell: InteractiveShell,
+) -> None:
+    outcome = run(shell, "%%heroku_explore --no-widgets --grid temperature=0,1 --grid thinking=off,1024\nhi")
+    assert outcome.success
+    lines = outcome.stdout.splitlines()
+    assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert any("temperature=0, thinking=off: " in line and " tokens · stop" in line for line in lines)
+    assert any("temperature=0, thinking=1024: error: " in line for line in lines)
+    assert "| settings |" in outcome.outputs[-1].data["text/markdown"]
+
+
 def test_results_turn_into_a_dataframe_when_pandas_is_there(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
