@@ -11,8 +11,9 @@ from pathlib import Path
 BINDER = Path(__file__).resolve().parents[1] / "binder"
 
 
-def test_start_exports_a_running_simulator_and_execs_the_command() -> None:
+def test_start_exports_a_running_simulator_and_execs_the_command(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFERENCE_")}
+    env["TMPDIR"] = str(tmp_path)  # the env file and log land here, naming this test's simulator
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the python Binder would use
     probe = (
         "import json, os, urllib.request; "
@@ -30,7 +31,9 @@ def test_start_exports_a_running_simulator_and_execs_the_command() -> None:
     assert out.returncode == 0, out.stderr
     model, count = json.loads(out.stdout.strip().splitlines()[-1])
     assert model == "claude-4-5-sonnet" and count > 5
-    subprocess.run(["pkill", "-f", "heroku_magic.simulator --port 0 --env-file"], check=False)
+    assert (tmp_path / "heroku-simulator.log").exists()
+    # binder/start leaves the simulator running for JupyterLab, as Binder needs; stop only this one.
+    subprocess.run(["pkill", "-f", f"heroku_magic.simulator --port 0 --env-file {tmp_path}/"], check=False)
 
 
 def test_start_leaves_heroku_variables_alone() -> None:
