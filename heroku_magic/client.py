@@ -16,7 +16,7 @@ from .adapter import completion_events, field_of, stream_events
 from .catalog import ModelInfo, parse_catalog
 from .config import Settings
 from .errors import APIError, ConfigurationError, error_message
-from .events import Event
+from .events import Event, ResponseInfo, Usage
 from .options import ChatOptions
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ Message = Mapping[str, Any]
 _TRANSPORT_MODULES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11"})
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 2
+STREAM_CUT_OFF = (
+    "the stream ended before the model finished (the connection was closed early, "
+    "without a finish reason or usage)"
+)
 NO_MODEL_HELP = (
     "No model given: pass one (--model / ChatOptions(model=...)), pick it in %heroku_controls, "
     "or set {attachment}_MODEL_ID (Heroku's standard plan sets none). %heroku_models lists them."
@@ -66,7 +70,7 @@ class HerokuClient:
             import openai
 
             self._sdk = openai.OpenAI(
-                api_key=self.settings.key,
+                api_key=self.settings.key.reveal(),
                 base_url=self.settings.base_url,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
@@ -85,23 +89,33 @@ class HerokuClient:
         import openai
 
         arguments = options.sdk_arguments(messages, self.model_for(options))
+        timeout = options.timeout if options.timeout is not None else self.timeout
         sdk = self.sdk
         if options.timeout is not None or options.max_retries is not None:
             sdk = sdk.with_options(
-                timeout=options.timeout if options.timeout is not None else self.timeout,
+                timeout=timeout,
                 max_retries=options.max_retries if options.max_retries is not None else self.max_retries,
             )
+        streaming = bool(arguments.get("stream"))
+        # The response's headers, once they have arrived: every error after that names its request id.
+        headers: Mapping[str, str] | None = None
         try:
-            if arguments.get("stream"):
+            if streaming:
                 stream = sdk.chat.completions.create(**arguments)
+                headers = stream.response.headers
+                request_id = headers.get("x-request-id")
                 # Closing the stream (also when the consumer stops early) drops the connection at once.
                 with stream:
-                    yield from stream_events(stream, request_id=stream.response.headers.get("x-request-id"))
+                    yield from _until_finished(stream_events(stream, request_id=request_id), request_id)
             else:
-                completion = sdk.chat.completions.create(**arguments)
+                raw = sdk.chat.completions.with_raw_response.create(**arguments)
+                headers = raw.headers
+                request_id = headers.get("x-request-id")
+                completion = raw.parse()
                 if isinstance(completion, str):  # the SDK returns text when a server answers with SSE
-                    raise APIError("the server answered a non-streaming request with a stream")
-                request_id = getattr(completion, "_request_id", None)
+                    raise APIError(
+                        "the server answered a non-streaming request with a stream", request_id=request_id
+                    )
                 error = field_of(completion, "error")
                 if error:
                     # Status 200 with an error object instead of a completion (the SDK checks this in
@@ -109,14 +123,21 @@ class HerokuClient:
                     raise APIError(error_message({"error": error}), request_id=request_id)
                 yield from completion_events(completion, request_id=request_id)
         except openai.APIError as exc:
-            raise api_error(exc, self.settings) from None
+            raise api_error(exc, self.settings, headers=headers, timeout=timeout) from None
         except json.JSONDecodeError as exc:
-            raise APIError(f"the server sent a malformed chunk ({exc.msg})") from None
+            what = "chunk" if streaming else "response body"
+            raise APIError(
+                f"the server sent a malformed {what} ({exc.msg})", request_id=_request_id(headers)
+            ) from None
         except Exception as exc:
             # openai < 3 lets transport errors met mid-stream escape unwrapped (httpx, httpcore).
             if type(exc).__module__.split(".")[0] not in _TRANSPORT_MODULES:
                 raise
-            raise APIError(f"connection to {self.settings.root_url} was cut off: {exc}") from None
+            if any(cls.__name__ == "TimeoutException" for cls in type(exc).__mro__):
+                raise timeout_error(headers, timeout) from None
+            raise APIError(
+                f"connection to {self.settings.root_url} was cut off: {exc}", request_id=_request_id(headers)
+            ) from None
 
     def available_models(self, timeout: float = 30.0) -> list[ModelInfo]:
         """Heroku's public model catalogue (``GET /available-models``, sent without the key)."""
@@ -130,31 +151,77 @@ class HerokuClient:
             raise APIError(f"could not read the model catalogue at {url}: {exc}") from None
 
 
-def api_error(exc: Exception, settings: Settings | None = None) -> APIError:
-    """An APIError naming status, Heroku's message and request id, from an SDK exception."""
+def api_error(
+    exc: Exception,
+    settings: Settings | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> APIError:
+    """An APIError naming status, Heroku's message and request id, from an SDK exception.
+
+    ``headers`` are those of a response already under way (a stream that had opened), whose request
+    id the SDK's exceptions for errors met while reading it do not carry.
+    """
     import openai
 
     if isinstance(exc, openai.APIStatusError):
-        headers = exc.response.headers
+        status_headers = exc.response.headers
         return APIError(
             error_message(exc.body),
             status=exc.status_code,
-            request_id=exc.request_id or headers.get("x-request-id"),
-            retry_after=_reset_time(headers),
+            request_id=exc.request_id or status_headers.get("x-request-id"),
+            retry_after=_reset_time(status_headers),
         )
     if isinstance(exc, openai.APITimeoutError):
-        return APIError(
-            "the request timed out (raise the timeout with --timeout or ChatOptions(timeout=...))"
-        )
+        return timeout_error(headers, timeout)
+    request_id = _request_id(headers)
     if isinstance(exc, openai.APIConnectionError):
         where = settings.root_url if settings else "the server"
         cause = exc.__cause__ or exc.__context__
         detail = f": {cause}" if cause else ""
+        if headers is not None:
+            return APIError(f"connection to {where} was cut off{detail}", request_id=request_id)
         return APIError(f"connection to {where} failed or was cut off{detail}")
     if isinstance(exc, openai.APIError):
         # An error object sent inside the stream (status 200 already given).
-        return APIError(error_message(exc.body) if exc.body else exc.message)
-    return APIError(str(exc))
+        return APIError(error_message(exc.body) if exc.body else exc.message, request_id=request_id)
+    return APIError(str(exc), request_id=request_id)
+
+
+def timeout_error(headers: Mapping[str, str] | None, timeout: float | None) -> APIError:
+    """The error for a timeout: before the response (no ``headers``) or a stream that stalled."""
+    hint = "raise the timeout with --timeout or ChatOptions(timeout=...)"
+    if headers is None:
+        return APIError(f"the request timed out ({hint})")
+    waited = f" for {timeout:g} s" if timeout is not None else ""
+    return APIError(
+        f"the stream stalled: nothing arrived{waited} and the read timed out ({hint})",
+        request_id=_request_id(headers),
+    )
+
+
+def _request_id(headers: Mapping[str, str] | None) -> str | None:
+    return headers.get("x-request-id") if headers is not None else None
+
+
+def _until_finished(events: Iterator[Event], request_id: str | None) -> Iterator[Event]:
+    """``events``, then an APIError if the stream ended with neither a finish reason nor usage.
+
+    Heroku's streams end with a finish reason and, since every request asks for it
+    (``stream_options.include_usage``), a usage chunk; Heroku's own clients' parsers wait for both
+    before they call a response finished. A stream with neither was cut off: a proxy or load
+    balancer closed the connection cleanly mid-answer, which the HTTP layer and the SDK (that stops
+    quietly at the end of the body, ``[DONE]`` or not) do not report. Treating it as complete would
+    show a normal footer and send the truncated text back to the model as history.
+    """
+    finished = False
+    for event in events:
+        if isinstance(event, Usage) or (isinstance(event, ResponseInfo) and event.finish_reason):
+            finished = True
+        yield event
+    if not finished:
+        raise APIError(STREAM_CUT_OFF, request_id=request_id)
 
 
 def _reset_time(headers: Mapping[str, str]) -> str | None:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 from polling import wait_until
 
@@ -110,6 +111,46 @@ def assert_request_id(error: APIError) -> None:
     assert error.request_id is not None
     uuid.UUID(error.request_id)  # the simulator's x-request-id header
     assert f"[request id {error.request_id}]" in str(error)
+
+
+class WireClient(HerokuClient):
+    """A HerokuClient whose SDK notes the ``x-request-id`` header of each response as it arrives.
+
+    The tests compare error lines against these, what the simulator really sent, not against ids
+    the client under test read itself.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(settings(sim))
+        self.sent_request_ids: list[str] = []
+        self._watched = openai.OpenAI(
+            api_key=sim.key,
+            base_url=self.settings.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            http_client=openai.DefaultHttpxClient(event_hooks={"response": [self._note]}),
+        )
+
+    @property
+    def sdk(self) -> openai.OpenAI:
+        return self._watched
+
+    def _note(self, response: Any) -> None:
+        self.sent_request_ids.append(response.headers["x-request-id"])
+
+
+def watched(sim: Simulator) -> tuple[Conversation, WireClient]:
+    """A conversation over a `WireClient`."""
+    client = WireClient(sim)
+    return Conversation(client=client), client
+
+
+def assert_names_the_request(error: Exception, client: WireClient) -> None:
+    """``error`` is an APIError naming the request id of the one response the client received."""
+    [sent] = client.sent_request_ids
+    assert isinstance(error, APIError)
+    assert error.request_id == sent
+    assert str(error).endswith(f" [request id {sent}]")
 
 
 def closed_port() -> int:
@@ -499,8 +540,10 @@ def test_timeout_is_an_api_error_suggesting_a_longer_timeout(simulator: Simulato
 
 
 def test_disconnect_mid_stream_ends_in_error_with_the_partial_text(simulator: Simulator) -> None:
-    chat = conversation(simulator)
+    chat, client = watched(simulator)
     chat.send("echo: before")
+    history = chat.messages()
+    client.sent_request_ids.clear()
     simulator.inject("disconnect", after_chunks=4)
     events = list(chat.stream("words:20", ChatOptions(max_retries=0)))
     error = failure(events)
@@ -509,31 +552,97 @@ def test_disconnect_mid_stream_ends_in_error_with_the_partial_text(simulator: Si
     assert error.result.usage is None and error.result.finish_reason is None
     assert error.result.response_id is not None and error.result.request_id is not None
     assert isinstance(error.error, APIError) and error.error.status is None
-    assert "connection to" in str(error.error) and "cut off" in str(error.error)
-    assert [t.prompt for t in chat.turns] == ["echo: before"]  # history unchanged
+    assert f"connection to {simulator.url} was cut off" in str(error.error)
+    assert_names_the_request(error.error, client)
+    assert chat.messages() == history and [t.prompt for t in chat.turns] == ["echo: before"]
     assert len(chat_bodies(simulator)) == 2
 
 
 def test_malformed_chunk_ends_in_error(simulator: Simulator) -> None:
     simulator.inject("malformed_chunk", after_chunks=3)
-    chat = conversation(simulator)
+    chat, client = watched(simulator)
     events = list(chat.stream("words:20"))
     error = failure(events)
     assert error.result.text == "w1 w2 "
-    assert isinstance(error.error, APIError) and "malformed chunk" in str(error.error)
+    assert isinstance(error.error, APIError) and "the server sent a malformed chunk" in str(error.error)
+    assert_names_the_request(error.error, client)
     assert chat.turns == []
 
 
 def test_in_band_error_ends_in_error_with_its_message(simulator: Simulator) -> None:
     simulator.inject("in_band_error", after_chunks=2, message="Bedrock throttled the model")
-    chat = conversation(simulator)
+    chat, client = watched(simulator)
     events = list(chat.stream("words:20"))
     error = failure(events)
     assert error.result.text == "w1 "
     assert isinstance(error.error, APIError)
     assert error.error.message == "Bedrock throttled the model"
-    assert str(error.error).startswith("Heroku Inference error: Bedrock throttled the model")
+    assert str(error.error).startswith("Heroku Inference error: Bedrock throttled the model [request id ")
+    assert_names_the_request(error.error, client)
     assert chat.turns == []
+
+
+def test_stream_closed_cleanly_before_the_finish_is_an_error_not_an_answer(simulator: Simulator) -> None:
+    # A proxy ending the response early: the HTTP body ends properly, but with no finish reason,
+    # no usage and no [DONE]. It must not pass for a complete answer, nor go back as history.
+    chat, client = watched(simulator)
+    chat.send("echo: before")
+    history = chat.messages()
+    client.sent_request_ids.clear()
+    simulator.inject("clean_close", after_chunks=4)
+    events = list(chat.stream("words:20", ChatOptions(max_retries=0)))
+    error = failure(events)
+    assert error.result.text == text_of(events) == "w1 w2 w3 "
+    assert error.result.usage is None and error.result.finish_reason is None
+    assert not error.result.interrupted
+    assert isinstance(error.error, APIError) and error.error.status is None
+    assert str(error.error).startswith(
+        "Heroku Inference error: the stream ended before the model finished (the connection was closed early"
+    )
+    assert_names_the_request(error.error, client)
+    assert "\n" not in str(error.error)
+    assert chat.messages() == history and [t.prompt for t in chat.turns] == ["echo: before"]
+    assert len(chat_bodies(simulator)) == 2  # not retried
+
+
+def test_send_raises_the_cut_off_error(simulator: Simulator) -> None:
+    simulator.inject("clean_close", after_chunks=0)
+    error = raised(simulator, "words:5")
+    assert "the stream ended before the model finished" in str(error)
+    assert_request_id(error)
+
+
+def test_stream_with_finish_and_usage_but_no_done_is_complete(simulator: Simulator) -> None:
+    # The clean close comes after the last chunk, which carries the finish reason and usage: the
+    # answer is whole even though [DONE] never came.
+    simulator.inject("clean_close", after_chunks=1000)
+    chat = conversation(simulator)
+    result = done(list(chat.stream("words:5")))
+    assert result.text == "w1 w2 w3 w4 w5 " and result.finish_reason == "stop"
+    assert result.usage is not None and [t.result for t in chat.turns] == [result]
+
+
+def test_stalled_stream_times_out_naming_the_request_and_the_server_lets_go(simulator: Simulator) -> None:
+    simulator.inject("stall", after_chunks=3, seconds=30)
+    chat, client = watched(simulator)
+    events = list(chat.stream("words:20", ChatOptions(timeout=0.5, max_retries=0)))
+    error = failure(events)
+    assert error.result.text == text_of(events) == "w1 w2 "
+    assert isinstance(error.error, APIError) and error.error.status is None
+    assert str(error.error).startswith(
+        "Heroku Inference error: the stream stalled: nothing arrived for 0.5 s and the read timed out"
+    )
+    assert "--timeout" in str(error.error)
+    assert_names_the_request(error.error, client)
+    assert chat.turns == []
+    # The client gave up and closed the connection: the simulator's 30-second wait ends with it.
+    assert wait_until(lambda: not simulator.active_streams), "the stalled stream outlived its client"
+
+
+def test_a_stall_shorter_than_the_timeout_is_only_a_pause(simulator: Simulator) -> None:
+    simulator.inject("stall", after_chunks=3, seconds=0.2)
+    result = conversation(simulator).send("words:6", ChatOptions(timeout=30))
+    assert result.text == "w1 w2 w3 w4 w5 w6 " and result.finish_reason == "stop"
 
 
 def test_in_band_error_in_a_non_streaming_body_is_an_error_not_an_empty_answer(simulator: Simulator) -> None:
@@ -547,14 +656,20 @@ def test_in_band_error_in_a_non_streaming_body_is_an_error_not_an_empty_answer(s
     assert len(chat_bodies(simulator)) == 1
 
 
-@pytest.mark.parametrize("kind", ["disconnect", "malformed_chunk"])
+@pytest.mark.parametrize("kind", ["disconnect", "malformed_chunk", "clean_close"])
 def test_broken_non_streaming_body_is_an_error(simulator: Simulator, kind: str) -> None:
     simulator.inject(kind)
-    chat = conversation(simulator)
+    chat, client = watched(simulator)
     events = list(chat.stream("hello", ChatOptions(stream=False, max_retries=0)))
     error = failure(events).error
     assert isinstance(error, APIError) and error.status is None
     assert kinds(events) == ["Error"] and chat.turns == []
+    if kind == "disconnect":
+        assert "cut off" in str(error)  # the SDK reads the whole body before it returns: no headers
+    else:
+        # A body that ends early but cleanly is a malformed body, named with its request id.
+        assert "the server sent a malformed response body" in str(error)
+        assert_names_the_request(error, client)
 
 
 # --- retries -----------------------------------------------------------------------------------------

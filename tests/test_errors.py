@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heroku_magic import APIError, ConfigurationError, HerokuMagicError, OptionsError
+from heroku_magic.client import STREAM_CUT_OFF, timeout_error
 from heroku_magic.errors import error_message
 
 
@@ -58,3 +59,19 @@ def test_api_error_names_status_message_and_request_id() -> None:
 def test_rate_limit_mentions_reset() -> None:
     assert "rate limit resets in 51s" in str(APIError("Rate limit exceeded", status=429, retry_after="51s"))
     assert "rate limited" in str(APIError("Rate limit exceeded", status=429))
+
+
+def test_an_error_without_a_status_still_names_the_request_id() -> None:
+    # Failures met after a stream opened (status 200 already given) name the response's request id.
+    error = APIError(STREAM_CUT_OFF, request_id="req-7")
+    assert str(error) == f"Heroku Inference error: {STREAM_CUT_OFF} [request id req-7]"
+    assert "\n" not in str(error)
+
+
+def test_a_timeout_before_the_response_differs_from_a_stalled_stream() -> None:
+    before = timeout_error(None, 0.5)
+    assert str(before).startswith("Heroku Inference error: the request timed out (raise the timeout")
+    assert before.request_id is None
+    stalled = timeout_error({"x-request-id": "req-8"}, 0.5)
+    assert str(stalled).startswith("Heroku Inference error: the stream stalled: nothing arrived for 0.5 s")
+    assert "--timeout" in str(stalled) and str(stalled).endswith(" [request id req-8]")

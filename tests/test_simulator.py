@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.client import HTTPConnection, HTTPResponse
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +306,23 @@ def test_words_directive_streams_exactly_n_word_chunks(simulator: Simulator) -> 
     assert chunks[-1].usage.completion_tokens == 1500
 
 
+def test_markdown_directive_streams_a_long_document_in_n_word_chunks(simulator: Simulator) -> None:
+    chunks = stream(simulator, "markdown:3000")
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(pieces) == 3000 and all(len(piece.split()) == 1 for piece in pieces)
+    text = "".join(pieces)
+    assert text == ask(simulator, "markdown:3000").choices[0].message.content
+    assert chunks[-1].usage.completion_tokens == 3000
+    before, rest = text.split("\n```python\n")
+    code, after = rest.split("\n```\n\n")
+    assert len(code.splitlines()) == 150
+    intro, bullets = before.split("\n\n")
+    assert 50 <= len(intro.split()) <= 70 and len(bullets.splitlines()) == 8
+    assert all(line.startswith("- ") for line in bullets.splitlines())
+    paragraphs = after.split("\n\n")
+    assert len(paragraphs) > 20 and all(50 <= len(p.split()) <= 70 for p in paragraphs[:-1])
+
+
 def test_usage_is_on_the_final_chunk_and_adds_up(simulator: Simulator) -> None:
     chunks = stream(simulator, "count these five words")
     assert all(c.usage is None for c in chunks[:-1])
@@ -491,6 +509,93 @@ def test_in_band_error(simulator: Simulator) -> None:
         stream(simulator, "words:5")
 
 
+def sse_data(body: bytes) -> list[str]:
+    """The ``data:`` payloads of an SSE body, in order."""
+    return [event.removeprefix("data: ") for event in body.decode().split("\n\n") if event]
+
+
+def test_clean_close_ends_the_body_properly_without_finish_usage_or_done(simulator: Simulator) -> None:
+    simulator.inject("clean_close", after_chunks=3)
+    # urllib reads the chunked body to its terminating chunk (a dropped connection raises
+    # IncompleteRead instead): the HTTP layer sees a normal, complete response.
+    raw = chat(simulator, "words:20", stream=True, stream_options={"include_usage": True})
+    assert raw.status == 200 and raw.headers["x-request-id"]
+    assert raw.headers["transfer-encoding"] == "chunked"
+    payloads = sse_data(raw.body)
+    assert len(payloads) == 3 and "[DONE]" not in payloads
+    chunks = [json.loads(payload) for payload in payloads]
+    assert [c["choices"][0]["delta"].get("content") for c in chunks[1:]] == ["w1 ", "w2 "]
+    assert all(c["choices"][0]["finish_reason"] is None and c.get("usage") is None for c in chunks)
+    # The SDK does not notice either: the stream simply ends.
+    simulator.inject("clean_close", after_chunks=2)
+    assert text_of(stream(simulator, "words:20", stream_options={"include_usage": True})) == "w1 "
+
+
+def test_clean_close_after_the_last_chunk_leaves_out_only_done(simulator: Simulator) -> None:
+    simulator.inject("clean_close", after_chunks=100)
+    chunks = [json.loads(p) for p in sse_data(chat(simulator, "words:3", stream=True).body)]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["usage"]
+    assert len(chunks) == 5  # role, three words, finish and usage
+
+
+def test_clean_close_of_a_non_streaming_body_is_truncated_json(simulator: Simulator) -> None:
+    whole = chat(simulator, "words:20").body
+    simulator.inject("clean_close")
+    raw = chat(simulator, "words:20")
+    assert raw.status == 200 and raw.headers["content-type"] == "application/json"
+    assert raw.body.startswith(b'{"id":"chatcmpl-') and len(raw.body) < len(whole)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(raw.body)
+
+
+def open_stream(sim: Simulator, prompt: str) -> tuple[HTTPConnection, HTTPResponse]:
+    """A streaming chat request over a plain connection, its response open for reading."""
+    connection = HTTPConnection(sim.config.host, sim.port, timeout=10)
+    body = json.dumps({"model": MODEL, "messages": [user(prompt)], "stream": True})
+    headers = {"Authorization": f"Bearer {sim.key}", "Content-Type": "application/json"}
+    connection.request("POST", CHAT, body, headers)
+    return connection, connection.getresponse()
+
+
+def read_event(response: HTTPResponse) -> str:
+    """The next SSE ``data:`` payload (blocking on the socket's timeout)."""
+    line = response.readline()
+    assert response.readline() == b"\n"
+    return line.decode().removeprefix("data: ").rstrip("\n")
+
+
+def test_stall_sends_nothing_while_holding_the_connection_and_ends_with_the_client(
+    simulator: Simulator,
+) -> None:
+    simulator.inject("stall", after_chunks=3, seconds=30)
+    connection, response = open_stream(simulator, "words:20")
+    try:
+        assert response.status == 200
+        received = [json.loads(read_event(response)) for _ in range(3)]
+        assert [c["choices"][0]["delta"].get("content") for c in received[1:]] == ["w1 ", "w2 "]
+        # Thirty seconds of silence: a short wait on the socket sees not one more byte, and the
+        # connection is still open (a closed one would read as b"" at once).
+        assert connection.sock is not None
+        connection.sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            response.read1(1)
+        assert simulator.active_streams == 1
+    finally:
+        connection.close()
+    assert wait_until(lambda: not simulator.active_streams), "the stall outlived its client"
+
+
+def test_stall_then_the_rest_of_the_stream(simulator: Simulator) -> None:
+    simulator.inject("stall", after_chunks=2, seconds=0.1)
+    payloads = sse_data(chat(simulator, "words:4", stream=True).body)
+    assert payloads[-1] == "[DONE]"
+    chunks = [json.loads(payload) for payload in payloads[:-1]]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "w1 w2 w3 w4 "
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    simulator.inject("stall", seconds=0.1)
+    assert ask(simulator, "words:4").choices[0].message.content == "w1 w2 w3 w4 "
+
+
 def test_rate_limit(simulator: Simulator) -> None:
     simulator.inject("rate_limit", retry_after="7")
     raw = chat(simulator)
@@ -543,6 +648,14 @@ def test_inject_rejects_unknown_kinds_and_params(simulator: Simulator) -> None:
         simulator.inject("disconnect", after=3)
     with pytest.raises(ValueError, match="times"):
         simulator.inject("disconnect", times=0)
+    with pytest.raises(ValueError, match="unknown parameter"):
+        simulator.inject("clean_close", seconds=1)
+    with pytest.raises(ValueError, match="seconds"):
+        simulator.inject("stall", seconds=-1)
+    with pytest.raises(ValueError, match="after_chunks"):
+        simulator.inject("stall", after_chunks=-1)
+    assert simulator.inject("stall").params == {"after_chunks": 3, "seconds": 30.0}
+    simulator.reset()
 
 
 # -- pacing, disconnects, recording, reset -----------------------------------------------------

@@ -95,12 +95,18 @@ async def body_response(
     """A non-streaming answer, delayed as long as streaming it would take, with any body fault."""
     config = state.config
     await asyncio.sleep(config.ttft + config.interval * max(0, chunk_count - 1))
+    # The bytes JSONResponse would send, for the faults that send them piecemeal.
+    data = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     if fault is not None and fault.kind == "disconnect":
-        return StreamingResponse(_cut_short(json.dumps(body).encode()), media_type="application/json")
+        return StreamingResponse(_cut_short(data), media_type="application/json")
     if fault is not None and fault.kind == "malformed_chunk":
         return Response(b"{not json", media_type="application/json")
     if fault is not None and fault.kind == "in_band_error":
         return JSONResponse(error_body(500, fault["message"], "server_error"))
+    if fault is not None and fault.kind == "clean_close":
+        return StreamingResponse(_half(data), media_type="application/json")
+    if fault is not None and fault.kind == "stall":
+        return StreamingResponse(_stalled(data, fault["seconds"]), media_type="application/json")
     return JSONResponse(body)
 
 
@@ -108,6 +114,18 @@ async def _cut_short(data: bytes) -> AsyncIterator[bytes]:
     """Half of ``data``, then a dropped connection."""
     yield data[: len(data) // 2]
     raise DropConnection
+
+
+async def _half(data: bytes) -> AsyncIterator[bytes]:
+    """Half of ``data``, then a clean end of the (chunked) body."""
+    yield data[: len(data) // 2]
+
+
+async def _stalled(data: bytes, seconds: float) -> AsyncIterator[bytes]:
+    """Half of ``data``, nothing for ``seconds`` (cancelled if the client leaves), then the rest."""
+    yield data[: len(data) // 2]
+    await asyncio.sleep(seconds)
+    yield data[len(data) // 2 :]
 
 
 def stream_response(chunks: Iterator[dict[str, Any]], state: SimulatorState, fault: Fault | None) -> Response:
@@ -121,7 +139,8 @@ async def _sse(
     """SSE events with ``ttft`` before the first and ``interval`` between the rest, then ``[DONE]``.
 
     A client disconnect cancels this generator inside its sleep (starlette listens for it), so the
-    ``finally`` always runs and nothing keeps generating for a closed socket.
+    ``finally`` always runs and nothing keeps generating for a closed socket. That includes the
+    ``stall`` fault's long wait.
     """
     state.active_streams += 1
     try:
@@ -134,7 +153,12 @@ async def _sse(
                 if fault.kind == "in_band_error":
                     yield encode(error_body(500, fault["message"], "server_error"))
                     return
-                yield MALFORMED
+                if fault.kind == "clean_close":
+                    return  # the body ends properly: no finish reason, no usage, no [DONE]
+                if fault.kind == "stall":
+                    await asyncio.sleep(fault["seconds"])
+                else:
+                    yield MALFORMED
             if chunk is None:
                 break
             if index:

@@ -9,6 +9,17 @@ Kinds and their parameters (defaults in brackets):
 ``in_band_error`` (after_chunks [3], message ["Failed to execute chat"])
     Send ``data: {"error": {...}}`` after that many chunks and end the stream without ``[DONE]``
     (non-streaming: status 200 with the error body).
+``clean_close`` (after_chunks [3])
+    Send that many chunks, then end the response cleanly: a proper end of the chunked body, but no
+    ``finish_reason``, no usage and no ``[DONE]``. This is what a proxy or load balancer that closes
+    an upstream stream early looks like; the HTTP layer sees nothing wrong. Non-streaming: the first
+    half of the JSON body, cleanly ended (the client sees a malformed body, not a short answer).
+``stall`` (after_chunks [3], seconds [30.0])
+    Send that many chunks, then nothing for ``seconds`` with the connection held open, then the
+    rest of the stream as usual (so a client whose read timeout is longer than the stall gets the
+    whole answer). Non-streaming: the first half of the body, the stall, then the rest. A client
+    that gives up during the stall ends it at once: the disconnect cancels the wait (starlette
+    listens for ``http.disconnect`` while streaming), so no server task outlives the connection.
 ``rate_limit`` (retry_after ["1"])
     429 ``rate_limit_error`` with ``Retry-After`` and ``x-ratelimit-*`` headers.
 ``server_error`` (status [500], message ["Failed to execute chat"], body [None], content_type [None])
@@ -17,6 +28,10 @@ Kinds and their parameters (defaults in brackets):
     Wait that long before the response headers, then answer normally.
 ``whole_tool_calls``
     Stream each tool call whole in one chunk (Heroku's pilot behaviour) instead of fragments.
+
+In a stream, ``after_chunks`` counts the chunks sent before the fault; the first is the role chunk.
+An ``after_chunks`` beyond the stream's length applies just before ``[DONE]``, after the chunk with
+the finish reason and usage.
 
 A request that passes auth consumes one use of the first pending fault.
 """
@@ -33,12 +48,14 @@ FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "disconnect": {"after_chunks": 3},
     "malformed_chunk": {"after_chunks": 3},
     "in_band_error": {"after_chunks": 3, "message": DEFAULT_MESSAGE},
+    "clean_close": {"after_chunks": 3},
+    "stall": {"after_chunks": 3, "seconds": 30.0},
     "rate_limit": {"retry_after": "1"},
     "server_error": {"status": 500, "message": DEFAULT_MESSAGE, "body": None, "content_type": None},
     "slow_first_byte": {"seconds": 1.0},
     "whole_tool_calls": {},
 }
-STREAM_FAULTS = frozenset({"disconnect", "malformed_chunk", "in_band_error"})
+STREAM_FAULTS = frozenset({"disconnect", "malformed_chunk", "in_band_error", "clean_close", "stall"})
 
 
 @dataclass(frozen=True)
