@@ -7,9 +7,10 @@ like ``INFERENCE_CYAN`` or ``DIFFUSION``.
 
 from __future__ import annotations
 
+import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from .errors import ConfigurationError
@@ -30,16 +31,74 @@ def mask_key(key: str) -> str:
     return f"{prefix}…{key[-4:]}"
 
 
-@dataclass(frozen=True)
+class Secret:
+    """A secret string that ``repr``, ``str`` and ``vars`` show masked; ``reveal()`` gives it to the SDK."""
+
+    __slots__ = ("_value",)  # no __dict__: vars() cannot show the value either
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself: only for handing to the HTTP client, never for showing."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({mask_key(self._value)!r})"
+
+    def __str__(self) -> str:
+        return mask_key(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def key_problem(key: str) -> str | None:
+    """Why ``key`` cannot go into an HTTP header (what is wrong and where, never the key), or None."""
+    for position, char in enumerate(key, 1):
+        if char in "\r\n":
+            what = "a line break"
+        elif char.isspace():
+            what = "whitespace"
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            what = "a control character"
+        elif ord(char) > 0x7E:
+            what = "a non-ASCII character"
+        else:
+            continue
+        return f"contains {what} (character {position} of {len(key)})"
+    return None
+
+
+@dataclass(frozen=True, init=False)
 class Settings:
-    """How to reach one Heroku inference attachment; the key is masked in every repr."""
+    """How to reach one Heroku inference attachment; the key is a :class:`Secret`, masked in every repr."""
 
     url: str
-    key: str = field(repr=False)
+    key: Secret
     model_id: str | None = None
     attachment: str = DEFAULT_ATTACHMENT
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: str | Secret,
+        model_id: str | None = None,
+        attachment: str = DEFAULT_ATTACHMENT,
+    ) -> None:
+        # Frozen: the fields are set the way dataclasses set them.
+        object.__setattr__(self, "url", url)
+        object.__setattr__(self, "key", key if isinstance(key, Secret) else Secret(key))
+        object.__setattr__(self, "model_id", model_id)
+        object.__setattr__(self, "attachment", attachment)
         parsed = urlparse(self.url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ConfigurationError(
@@ -48,10 +107,17 @@ class Settings:
             )
         if not self.key:
             raise ConfigurationError(f"{self.attachment}_KEY is empty. {SETUP_HELP}")
+        # An HTTP library refusing the header would quote it, key and all, in its error.
+        problem = key_problem(self.key.reveal())
+        if problem is not None:
+            raise ConfigurationError(
+                f"{self.attachment}_KEY {problem}: a key is printable ASCII only. Copy it again, "
+                f"e.g. with `heroku config:get -a APP {self.attachment}_KEY`."
+            )
 
     def __repr__(self) -> str:
         return (
-            f"Settings(url={self.url!r}, key={mask_key(self.key)!r}, "
+            f"Settings(url={self.url!r}, key={str(self.key)!r}, "
             f"model_id={self.model_id!r}, attachment={self.attachment!r})"
         )
 
@@ -71,7 +137,7 @@ class Settings:
     @property
     def masked_key(self) -> str:
         """The key as it may be shown to a user."""
-        return mask_key(self.key)
+        return str(self.key)
 
     @classmethod
     def from_env(

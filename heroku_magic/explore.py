@@ -9,6 +9,7 @@ into its own card. One failing configuration never stops the others.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -138,9 +139,12 @@ class ExploreResults(list[Outcome]):
         return "\n".join(lines)
 
 
-def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
-    """``["temperature=0,0.5", "model=a,b"]`` -> ``{"temperature": [0.0, 0.5], "model": ["a", "b"]}``."""
-    grid: dict[str, list[Any]] = {}
+def parse_grid(specs: Iterable[str], limit: int | None = None) -> dict[str, list[Any]]:
+    """``["temperature=0,0.5", "model=a,b"]`` -> ``{"temperature": [0.0, 0.5], "model": ["a", "b"]}``.
+
+    With ``limit``, a grid of more combinations is refused before any value is parsed or combined.
+    """
+    texts: dict[str, list[str]] = {}
     for spec in specs:
         name, sep, raw = spec.partition("=")
         name = name.strip().replace("-", "_")
@@ -150,10 +154,13 @@ def parse_grid(specs: Iterable[str]) -> dict[str, list[Any]]:
             raise OptionsError(f"--grid needs NAME=V1,V2,... (got {spec!r})")
         if name not in GRID_FIELDS:
             raise OptionsError(f"--grid {name}: not a setting to vary (use one of {', '.join(GRID_FIELDS)})")
-        if name in grid:
+        if name in texts:
             raise OptionsError(f"--grid {name} is given twice")
-        grid[name] = [_value(name, item.strip()) for item in raw.split(",")]
-    return grid
+        texts[name] = [item.strip() for item in raw.split(",")]
+    size = math.prod(len(items) for items in texts.values())
+    if limit is not None and size > limit:
+        raise OptionsError(f"the grid has {size} configurations; at most {limit} run at once")
+    return {name: [_value(name, item) for item in items] for name, items in texts.items()}
 
 
 def configurations(base: ChatOptions, grid: dict[str, list[Any]]) -> list[Configuration]:
@@ -221,20 +228,24 @@ def run_grid(
 
 
 def _value(name: str, text: str) -> Any:
+    """One grid value, typed and checked on its own (a value no request may carry is refused here)."""
     try:
+        value: Any = text
         if name in ("temperature", "top_p"):
-            return float(text)
-        if name in ("top_k", "max_tokens"):
-            return int(text)
-        if name == "thinking":
-            return None if text.lower() in ("off", "none", "0", "false") else Thinking(int(text))
-        if name == "effort":
-            return parse_effort(text)
-    except ValueError as exc:
-        if isinstance(exc, OptionsError):
-            raise
+            value = float(text)
+        elif name in ("top_k", "max_tokens"):
+            value = int(text)
+        elif name == "thinking":
+            value = None if text.lower() in ("off", "none", "0", "false") else Thinking(int(text))
+        elif name == "effort":
+            value = parse_effort(text)
+        if name != "system":
+            ChatOptions(**{("reasoning_effort" if name == "effort" else name): value})
+        return value
+    except OptionsError as exc:
+        raise OptionsError(f"--grid {name}: {exc}") from None
+    except ValueError:
         raise OptionsError(f"--grid {name}: {text!r} is not a valid value") from None
-    return text
 
 
 def _show(value: Any) -> str:

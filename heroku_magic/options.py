@@ -7,6 +7,7 @@ checked when an object is built, so a bad combination fails before anything is s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, cast
@@ -198,6 +199,9 @@ def _number(name: str, value: float | None, low: float, high: float | None, low_
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise OptionsError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        # NaN slips through every comparison below, and the SDK or JSON then fails with a traceback.
+        raise OptionsError(f"{name} must be a finite number, got {value}")
     too_low = value <= low if low_open else value < low
     if too_low or (high is not None and value > high):
         span = f"{'above' if low_open else 'from'} {low:g}" + (f" to {high:g}" if high is not None else "")

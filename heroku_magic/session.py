@@ -28,7 +28,8 @@ class Session:
         self.last_request: dict[str, Any] | None = None
         self._listeners: list[Callable[[], None]] = []
         self._settings = settings or (lambda attachment: Settings.from_env(attachment))
-        self._clients: dict[tuple[str, str, str | None, float, int], HerokuClient] = {}
+        # Keyed by the whole Settings, whose key is a Secret: vars(session) never shows it.
+        self._clients: dict[tuple[Settings, float, int], HerokuClient] = {}
 
     def settings(self, attachment: str = DEFAULT_ATTACHMENT) -> Settings:
         """The attachment's settings, read now."""
@@ -39,7 +40,7 @@ class Session:
     ) -> HerokuClient:
         """A client for the attachment's current settings (reused while they stay the same)."""
         settings = self.settings(attachment)
-        cache_key = (settings.url, settings.key, settings.model_id, timeout, max_retries)
+        cache_key = (settings, timeout, max_retries)
         client = self._clients.get(cache_key)
         if client is None:
             client = self._clients[cache_key] = HerokuClient(

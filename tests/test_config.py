@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heroku_magic import ConfigurationError, Settings
-from heroku_magic.config import attachments, mask_key, normalize_attachment
+from heroku_magic.config import Secret, attachments, mask_key, normalize_attachment
 
 KEY = "inf-0123456789abcdef-secret-9f3a"
 
@@ -79,3 +79,55 @@ def test_mask_key() -> None:
 def test_attachments_lists_complete_pairs() -> None:
     env = {"INFERENCE_URL": "u", "INFERENCE_KEY": "k", "DIFFUSION_URL": "u", "OTHER_URL": "u"}
     assert attachments(env) == ["INFERENCE"]
+
+
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ("inf-0123456789\nabcdef-secret-9f3a", "contains a line break"),
+        ("inf-0123456789\rabcdef-secret-9f3a", "contains a line break"),
+        ("inf-0123456789 abcdef-secret-9f3a", "contains whitespace"),
+        ("inf-0123456789\tabcdef-secret-9f3a", "contains whitespace"),
+        ("inf-0123456789\x00abcdef-secret-9f3a", "contains a control character"),
+        ("inf-0123456789\x7fabcdef-secret-9f3a", "contains a control character"),
+        ("inf-0123456789éabcdef-secret-9f3a", "contains a non-ASCII character"),
+        ("inf-0123456789\u200babcdef-secret-9f3a", "contains a non-ASCII character"),
+    ],
+)
+def test_a_key_no_header_can_carry_is_refused_by_name_never_shown(bad: str, problem: str) -> None:
+    env = {"INFERENCE_CYAN_URL": "https://c.test", "INFERENCE_CYAN_KEY": bad}
+    for build in (
+        lambda: Settings.from_env("INFERENCE_CYAN", environ=env),
+        lambda: Settings(url="https://c.test", key=bad, attachment="INFERENCE_CYAN"),
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            build()
+        message = str(info.value)
+        assert message.startswith(f"INFERENCE_CYAN_KEY {problem} (character 15 of ")
+        assert "\n" not in message and "0123456789" not in message and "secret" not in message
+
+
+def test_surrounding_whitespace_from_the_environment_is_dropped() -> None:
+    settings = Settings.from_env(environ={"INFERENCE_URL": "https://x.test", "INFERENCE_KEY": f" {KEY}\n"})
+    assert settings.key.reveal() == KEY
+
+
+def test_the_key_is_a_secret_that_only_reveal_shows() -> None:
+    settings = Settings(url="https://x.test", key=KEY)
+    assert isinstance(settings.key, Secret) and settings.key.reveal() == KEY
+    shown = [repr(settings.key), str(settings.key), f"{settings.key}", repr(vars(settings)), repr(settings)]
+    for text in shown:
+        assert KEY not in text and "0123456789abcdef" not in text
+    assert repr(settings.key) == "Secret('inf-…9f3a')" and settings.masked_key == "inf-…9f3a"
+    with pytest.raises(TypeError):
+        vars(settings.key)  # slots: there is no __dict__ to show either
+
+
+def test_secrets_compare_and_hash_by_value() -> None:
+    assert Secret(KEY) == Secret(KEY) and hash(Secret(KEY)) == hash(Secret(KEY))
+    assert Secret(KEY) != Secret(KEY + "x")
+    assert Secret(KEY) != KEY  # a Secret is never equal to the plain string
+    assert Settings(url="https://x.test", key=KEY) == Settings(url="https://x.test", key=Secret(KEY))
+    assert (
+        len({Settings(url="https://x.test", key=KEY), Settings(url="https://x.test", key=Secret(KEY))}) == 1
+    )

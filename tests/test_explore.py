@@ -6,9 +6,11 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import pytest
 from fakes import answer
 
-from heroku_magic import ChatOptions, Event
+import heroku_magic.explore
+from heroku_magic import ChatOptions, Event, OptionsError
 from heroku_magic.explore import Outcome, configurations, parse_grid, run_grid
 
 
@@ -49,3 +51,30 @@ def test_summary_names_the_figures_or_the_error() -> None:
     assert line.startswith("max_tokens=5: ") and " s · 1 tokens · stop" in line
     [refused] = configurations(ChatOptions(model="m", temperature=0.5), parse_grid(["thinking=1024"]))
     assert run_grid("hi", [refused], GatedClient())[0].summary().startswith("thinking=1024: error: ")
+
+
+def test_a_grid_over_the_limit_is_refused_before_any_value_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    monkeypatch.setattr(heroku_magic.explore, "_value", lambda name, text: parsed.append(text))
+    specs = ["max_tokens=" + ",".join(map(str, range(1, 1001))), "top_k=" + ",".join(map(str, range(1, 101)))]
+    with pytest.raises(OptionsError) as info:
+        parse_grid(specs, limit=64)
+    assert str(info.value) == "the grid has 100000 configurations; at most 64 run at once"
+    assert parsed == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("temperature=0,nan", "--grid temperature: temperature must be a finite number, got nan"),
+        ("top_p=inf", "--grid top_p: top_p must be a finite number, got inf"),
+        ("temperature=1.5", "--grid temperature: temperature must be from 0 to 1, got 1.5"),
+        ("max_tokens=0", "--grid max_tokens: max_tokens must be at least 1, got 0"),
+        ("model=a,,b", "--grid model: model must be a non-empty model id, got ''"),
+        ("effort=low,", "--grid effort: reasoning effort must be one of low, medium, high, got ''"),
+    ],
+)
+def test_a_value_no_request_may_carry_is_refused_when_the_grid_is_read(spec: str, message: str) -> None:
+    with pytest.raises(OptionsError) as info:
+        parse_grid([spec])
+    assert str(info.value) == message

@@ -30,6 +30,12 @@ MESSAGES = [{"role": "user", "content": "hi"}]
         ({"timeout": 0}, "timeout must be above 0"),
         ({"max_retries": -1}, "max_retries must be at least 0"),
         ({"response_format": "yaml"}, "response_format must be text or json_object"),
+        ({"temperature": float("nan")}, "temperature must be a finite number, got nan"),
+        ({"temperature": float("inf")}, "temperature must be a finite number, got inf"),
+        ({"top_p": float("nan")}, "top_p must be a finite number, got nan"),
+        ({"top_p": float("-inf")}, "top_p must be a finite number, got -inf"),
+        ({"timeout": float("nan")}, "timeout must be a finite number, got nan"),
+        ({"timeout": float("inf")}, "timeout must be a finite number, got inf"),
     ],
 )
 def test_rejected_values_have_one_line_reasons(kwargs: dict[str, object], fragment: str) -> None:
@@ -133,3 +139,5 @@ def test_parse_effort() -> None:
     assert parse_effort(" HIGH ") == "high"
     with pytest.raises(OptionsError):
         parse_effort("max")
+    with pytest.raises(OptionsError, match="got ''"):
+        parse_effort("")
