@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,27 +173,21 @@ class Conversation:
         """The conversation in OpenAI's message format, as JSON."""
         return json.dumps(self.messages(), indent=indent, ensure_ascii=False)
 
-    def to_markdown(self, escape: Callable[[str], str] = str) -> str:
-        """The conversation as a readable Markdown document, reasoning in <details>.
-
-        ``escape`` is applied to every piece of user or model text (the magic passes its HTML
-        neutralizer when it displays the history).
-        """
-        parts = [f"# Conversation: {escape(self.name)}\n"]
+    def to_markdown(self) -> str:
+        """The conversation as a Markdown document (raw text, for files; shown, it goes through the renderer)."""
+        parts = [f"# Conversation: {self.name}\n"]
         if self.system:
-            parts.append(f"**System:** {escape(self.system)}\n")
+            parts.append(f"**System:** {self.system}\n")
         for number, turn in enumerate(self.turns, 1):
             result = turn.result
-            parts.append(f"## {number}. User\n\n{escape(turn.prompt)}\n")
-            label = f"## {number}. Assistant" + (f" ({escape(result.model)})" if result.model else "")
+            parts.append(f"## {number}. User\n\n{turn.prompt}\n")
+            label = f"## {number}. Assistant" + (f" ({result.model})" if result.model else "")
             parts.append(label + (" — interrupted" if result.interrupted else "") + "\n")
             if result.reasoning:
-                parts.append(
-                    f"<details><summary>Reasoning</summary>\n\n{escape(result.reasoning)}\n\n</details>\n"
-                )
-            parts.append(escape(result.text or "") + "\n")
+                parts.append(f"<details><summary>Reasoning</summary>\n\n{result.reasoning}\n\n</details>\n")
+            parts.append((result.text or "") + "\n")
             for call in result.tool_calls:
-                parts.append(escape(f"*Tool call* `{call.name}({call.arguments})`") + "\n")
+                parts.append(f"*Tool call* `{call.name}({call.arguments})`\n")
         return "\n".join(parts)
 
     def export(self, path: str | Path) -> Path:

@@ -8,8 +8,10 @@ renderers. State lives on a :class:`~heroku_magic.session.Session`, never on thi
 from __future__ import annotations
 
 import keyword
+import math
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -22,8 +24,8 @@ from .config import DEFAULT_ATTACHMENT
 from .errors import APIError, ConfigurationError, Interrupted, OptionsError
 from .options import ChatOptions, Thinking, parse_effort
 from .render import Renderer, drive
-from .render.markdown import first_code_block, neutralize_html
-from .render.static import StaticRenderer
+from .render.markdown import first_code_block, render_markdown
+from .render.static import StaticRenderer, history_html
 from .render.text import TextRenderer
 from .result import ChatResult
 from .session import DEFAULT_CONVERSATION, Session
@@ -75,32 +77,75 @@ _REQUEST_ARGUMENTS = [
 ]
 
 
+def check_setting(owner: Any, name: str, value: Any) -> Any:
+    """A configured default as given, or UsageError when a request (or the painter) would refuse it."""
+    if value is None:
+        return value
+    try:
+        if name == "paint_interval":
+            if not (math.isfinite(value) and value >= 0):
+                raise OptionsError(
+                    f"paint_interval must be a finite number of seconds, 0 or more, got {value}"
+                )
+        else:
+            ChatOptions(**{name: value})
+    except OptionsError as exc:
+        raise UsageError(f"HerokuMagics.{name}: {exc}; it stays {getattr(owner, name)!r}") from None
+    return value
+
+
+# The check runs in the trait type's own validate, not in an @validate method: %config loads values
+# with notifications held, stores them first and runs @validate afterwards, and traitlets rolls a value
+# back only on a TraitError, so a refused value would stay set.
+class CheckedFloat(Float[Any, Any]):
+    """A float setting that refuses, as one UsageError line, what a request would refuse."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return check_setting(obj, str(self.name), super().validate(obj, value))
+
+
+class CheckedInt(Int[Any, Any]):
+    """An integer setting that refuses, as one UsageError line, what a request would refuse."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return check_setting(obj, str(self.name), super().validate(obj, value))
+
+
+class CheckedUnicode(Unicode[Any, Any]):
+    """A text setting that refuses, as one UsageError line, what a request would refuse."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        return check_setting(obj, str(self.name), super().validate(obj, value))
+
+
 @magics_class
 class HerokuMagics(Magics):
     """Magics for Heroku Managed Inference and Agents. Configure with ``%config HerokuMagics.NAME = ...``."""
 
-    model = Unicode(
+    model = CheckedUnicode(
         None, allow_none=True, help="Default model when neither the cell nor the panel sets one."
     ).tag(config=True)
     system = Unicode(None, allow_none=True, help="Default system prompt for new conversations.").tag(
         config=True
     )
-    temperature = Float(None, allow_none=True, help="Default sampling temperature (0-1).").tag(config=True)
-    max_tokens = Int(None, allow_none=True, help="Default maximum number of tokens to generate.").tag(
+    temperature = CheckedFloat(None, allow_none=True, help="Default sampling temperature (0-1).").tag(
+        config=True
+    )
+    max_tokens = CheckedInt(None, allow_none=True, help="Default maximum number of tokens to generate.").tag(
         config=True
     )
     attachment = Unicode(
         DEFAULT_ATTACHMENT,
         help="Config-var prefix of the add-on attachment (INFERENCE, INFERENCE_CYAN, ...).",
     ).tag(config=True)
-    timeout = Float(600.0, help="Seconds to wait for a response.").tag(config=True)
-    max_retries = Int(
+    timeout = CheckedFloat(600.0, help="Seconds to wait for a response.").tag(config=True)
+    max_retries = CheckedInt(
         2, help="Retries on 429/5xx/connection errors (the SDK's backoff, honouring Retry-After)."
     ).tag(config=True)
     widgets = Bool(
         None, allow_none=True, help="Live widgets: True, False, or None to decide by frontend."
     ).tag(config=True)
-    paint_interval = Float(0.1, help="Minimum seconds between repaints of a streaming answer.").tag(
+    paint_interval = CheckedFloat(0.1, help="Minimum seconds between repaints of a streaming answer.").tag(
         config=True
     )
 
@@ -186,13 +231,23 @@ class HerokuMagics(Magics):
             events = _one_off(conversation, prompt, options, client)
         else:
             events = conversation.stream(prompt, options, key=key, client=client)
+        turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
         try:
             result = drive(events, self._renderers(args, options.model or client.settings.model_id))
         except (ConfigurationError, OptionsError) as exc:
             raise UsageError(str(exc)) from None
         except KeyboardInterrupt:
-            kept = "" if args.no_history else f" (kept in conversation {name!r}, marked interrupted)"
-            raise Interrupted(f"the response was stopped; the partial answer stays above{kept}") from None
+            if args.no_history:
+                message = "the response was stopped; nothing was recorded (--no-history)"
+            elif _same_turns(conversation.turns, turns_before):
+                # The conversation records an interrupted turn only when some answer had arrived.
+                message = f"the response was stopped: nothing had arrived; conversation {name!r} is unchanged"
+            else:
+                message = (
+                    "the response was stopped; the partial answer stays above "
+                    f"(kept in conversation {name!r}, marked interrupted)"
+                )
+            raise Interrupted(message) from None
         self._finish(args, result)
 
     def prompt_from_cell(self, cell: str, interpolate: bool) -> str:
@@ -224,7 +279,7 @@ class HerokuMagics(Magics):
                 max_tokens=args.max_tokens,
                 stop=tuple(args.stop) if args.stop else None,
                 thinking=Thinking(args.thinking) if args.thinking is not None else None,
-                reasoning_effort=parse_effort(args.effort) if args.effort else None,
+                reasoning_effort=parse_effort(args.effort) if args.effort is not None else None,
                 response_format="json_object" if args.json else None,
                 allow_ignored_params=True if args.allow_ignored_params else None,
                 stream=False if getattr(args, "no_stream", False) else None,
@@ -247,11 +302,10 @@ class HerokuMagics(Magics):
         text_format = "text" if args.format == "text" else "markdown"
         static = StaticRenderer(publish, text_format)
         if self.use_widgets(args):
-            from .render.widgets import WidgetRenderer, widget_bundle
+            from .render.widgets import LiveCell, WidgetRenderer
 
             live = WidgetRenderer(model=model, text_format=text_format, min_interval=self.paint_interval)
-            display(widget_bundle(live.view), raw=True)
-            return [static, live]
+            return [static, LiveCell(live)]
         # A terminal already shows the streamed text; anything else also keeps the static result.
         terminal = type(self.shell).__name__ == "TerminalInteractiveShell"
         return [TextRenderer()] if terminal else [static, TextRenderer()]
@@ -286,16 +340,13 @@ class HerokuMagics(Magics):
             known = ", ".join(self.session.conversations) or "none yet"
             raise UsageError(f"No conversation named {args.name!r} (conversations: {known})")
         if args.export:
-            path = conversation.export(args.export)
+            try:
+                path = conversation.export(Path(args.export).expanduser())
+            except OSError as exc:
+                raise UsageError(f"--export: cannot write {args.export}: {exc.strerror or exc}") from None
             print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
             return
-        publish(
-            {
-                "text/markdown": conversation.to_markdown(neutralize_html),
-                "text/plain": conversation.to_markdown(),
-            },
-            {},
-        )
+        publish({"text/html": history_html(conversation), "text/plain": conversation.to_markdown()}, {})
 
     @magic_arguments()
     @argument("name", nargs="?", help="Conversation to clear (default: the kernel's default).")
@@ -304,6 +355,13 @@ class HerokuMagics(Magics):
     def heroku_reset(self, line: str) -> None:
         """Clear a conversation's history (or all of them with --all)."""
         args = parse_line(self.heroku_reset, line)
+        if args.all and args.name:
+            raise UsageError(
+                f"%heroku_reset takes a conversation name or --all, not both (got {args.name!r})"
+            )
+        if args.name and args.name not in self.session.conversations:
+            known = ", ".join(self.session.conversations) or "none yet"
+            raise UsageError(f"No conversation named {args.name!r} (conversations: {known})")
         cleared = self.session.reset(None if args.all else (args.name or DEFAULT_CONVERSATION))
         print(f"Cleared: {', '.join(cleared)}" if cleared else "Nothing to clear.")
 
@@ -329,7 +387,12 @@ class HerokuMagics(Magics):
             f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {','.join(m.regions)}"
             for m in rows
         )
-        publish({"text/markdown": neutralize_html(header + table), "text/plain": plain}, {})
+        publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
+
+
+def _same_turns(turns: list[Any], before: list[Any]) -> bool:
+    """Whether a conversation still holds exactly the turn objects it held before."""
+    return len(turns) == len(before) and all(a is b for a, b in zip(turns, before, strict=True))
 
 
 def check_variable(name: str | None) -> None:

@@ -21,7 +21,6 @@ from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
 from .magics import HerokuMagics, check_variable, parse_line, publish, request_arguments
 from .render.static import explore_bundle
-from .result import ChatResult
 
 MAX_CONFIGURATIONS = 64
 
@@ -130,7 +129,8 @@ class PanelMagics(Magics):
     ) -> ExploreResults:
         """Run one grid and show it: live cards, then the static comparison."""
         try:
-            configs = configurations(base, parse_grid(specs))
+            # The size is checked from the value counts, before a single configuration is built.
+            configs = configurations(base, parse_grid(specs, limit=MAX_CONFIGURATIONS))
             client = self.session.client(
                 args.addon or self.chat.attachment,
                 timeout=self.chat.timeout,
@@ -138,19 +138,15 @@ class PanelMagics(Magics):
             )
         except (OptionsError, ConfigurationError) as exc:
             raise UsageError(str(exc)) from None
-        if len(configs) > MAX_CONFIGURATIONS:
-            raise UsageError(
-                f"the grid has {len(configs)} configurations; at most {MAX_CONFIGURATIONS} run at once"
-            )
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
-        view = None
+        view, handle = None, None
         if self.chat.use_widgets(args):
-            from .render.widgets import widget_bundle
+            from .render.widgets import release, widget_bundle
             from .widgets.explore import ExploreView
 
             view = ExploreView(configs, model=model, min_interval=self.chat.paint_interval)
-            display(widget_bundle(view.view), raw=True)
+            handle = display(widget_bundle(view.view), raw=True, display_id=True)
         try:
             results = run_grid(
                 prompt,
@@ -163,12 +159,14 @@ class PanelMagics(Magics):
             )
         except BaseException:
             if view is not None:
-                for renderer in view.renderers:
-                    renderer.close(ChatResult(interrupted=True), KeyboardInterrupt())
+                view.interrupt()
+                release(handle, view.view)
             raise
         if view is not None:
             view.finish(results)
         publish(*explore_bundle(results, prompt))
+        if view is not None:
+            release(handle, view.view)  # the static comparison has taken the cards' place
         return results
 
     def _picker(self, prompt: str, base: Any, args: Any, concurrency: int) -> None:

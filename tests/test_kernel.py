@@ -24,11 +24,13 @@ def widget_states(notebook: Any) -> dict[str, Any]:
     return notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
 
 
-def markdown_in_outputs(states: dict[str, Any]) -> str:
+def html_in_outputs(states: dict[str, Any]) -> str:
     texts = []
     for state in states.values():
         for output in state["state"].get("outputs", []) if state["model_name"] == "OutputModel" else []:
-            texts.append(output.get("data", {}).get("text/markdown", ""))
+            data = output.get("data", {})
+            assert "text/markdown" not in data  # model text never reaches the frontend as Markdown
+            texts.append(data.get("text/html", ""))
     return "".join(texts)
 
 
@@ -36,17 +38,19 @@ def test_answer_and_reasoning_arrive_in_widgets_and_static_result_stays(simulato
     simulator_env.config.interval = 0.005  # several paints
     notebook = execute("%load_ext heroku_magic", "%%heroku_chat --thinking 2048\nWhy is the sky blue? echo")
     states = widget_states(notebook)
-    shown = markdown_in_outputs(states)
-    assert "```python" in shown  # the answer, as Markdown, in output widgets
+    shown = html_in_outputs(states)
+    assert '<pre class="hm-code">' in shown  # the answer, as sanitized HTML, in output widgets
     assert "Let me" in shown or "The user wrote" in shown  # the reasoning too
     accordions = [s["state"] for s in states.values() if s["model_name"] == "AccordionModel"]
     assert accordions and accordions[0]["titles"][0].startswith("Thought for")
     assert accordions[0]["selected_index"] is None  # collapsed once the answer started
     outputs = notebook.cells[1].outputs
-    assert outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] in states
+    # The live view's output was replaced by one that names no model: once the static result has
+    # taken over, the widgets are closed, and a reopened notebook shows nothing in their place.
+    assert outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == ""
     static = outputs[-1]
-    assert "<details><summary>Thought for" in static["data"]["text/markdown"]
-    assert "claude-4-5-sonnet" in static["data"]["text/markdown"]
+    assert "<details><summary>Thought for" in static["data"]["text/html"]
+    assert "claude-4-5-sonnet" in static["data"]["text/html"]
     meta = static["metadata"]["heroku_magic"]
     assert (
         meta["usage"]["reasoning_tokens"] and meta["request_id"] and meta["time_to_first_token"] is not None

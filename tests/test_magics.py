@@ -28,8 +28,8 @@ class Run:
         self.outputs = captured.outputs
 
     @property
-    def markdown(self) -> str:
-        return "\n".join(o.data.get("text/markdown", "") for o in self.outputs)
+    def html(self) -> str:
+        return "\n".join(o.data.get("text/html", "") for o in self.outputs)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -99,7 +99,8 @@ def test_answer_streams_and_static_result_stays(shell: InteractiveShell, simulat
     run = Run(shell, "%%heroku_chat\nWhat is a GIL?")
     assert run.error is None
     assert 'Thoughts on "What is a GIL?"' in run.stdout or "What is a GIL?" in run.stdout
-    assert "```python" in run.markdown and "claude-4-5-sonnet" in run.markdown
+    assert '<pre class="hm-code"><code><span class="k">def</span>' in run.html  # highlighted Python
+    assert "```" not in run.html and "claude-4-5-sonnet" in run.html
     meta = run.metadata
     assert meta["model"] == "claude-4-5-sonnet" and meta["usage"]["completion_tokens"] > 0
     assert meta["request_id"] and meta["total_time"] > 0
@@ -157,7 +158,7 @@ def test_system_prompt_is_sent_and_kept(shell: InteractiveShell, simulator: Simu
 def test_no_stream(shell: InteractiveShell, simulator: Simulator) -> None:
     run = Run(shell, "%%heroku_chat --no-stream\nhello")
     assert run.error is None and "stream" not in body(simulator)
-    assert "hello" in run.markdown
+    assert "hello" in run.html
 
 
 def test_json_result_is_parsed(shell: InteractiveShell) -> None:
@@ -206,7 +207,7 @@ def test_format_code_puts_the_first_code_block_in_a_new_cell(shell: InteractiveS
 
 def test_format_text_shows_plain_text(shell: InteractiveShell) -> None:
     run = Run(shell, "%%heroku_chat -f text\necho: **not bold**")
-    assert "<pre>**not bold**\n</pre>" in run.markdown
+    assert "<pre>**not bold**\n</pre>" in run.html
 
 
 def test_conversation_continues_across_cells(shell: InteractiveShell, simulator: Simulator) -> None:
@@ -289,6 +290,12 @@ def test_missing_configuration_is_one_usage_line(
         "--out 1x",
         "--format pdf",
         "--bogus",
+        "-t nan",
+        "-t inf",
+        "--top-p nan",
+        "--timeout nan",
+        "--timeout inf",
+        "--effort ''",
     ],
 )
 def test_bad_options_raise_usage_error_itself(
@@ -309,7 +316,7 @@ def test_api_error_fails_the_cell_with_one_line(shell: InteractiveShell, simulat
     assert isinstance(run.error, APIError)
     assert "503" in str(run.error) and "Model overloaded" in str(run.error) and "request id" in str(run.error)
     assert run.error._render_traceback_() == [f"APIError: {run.error}"]
-    assert "Failed: Heroku Inference error 503" in run.markdown  # the static result says so too
+    assert run.outputs == []  # nothing arrived: the error line alone says it (not twice)
     assert len(magics(shell).session.conversation()) == 0
 
 
@@ -336,8 +343,8 @@ def test_retries_use_the_sdk_backoff(shell: InteractiveShell, simulator: Simulat
 def test_history_show_and_export(shell: InteractiveShell, tmp_path: Path) -> None:
     Run(shell, "%%heroku_chat --thinking\necho: <b>hello</b>")
     run = Run(shell, "%heroku_history")
-    assert "&lt;b>hello" in run.markdown and "<b>hello" not in run.markdown
-    assert "<details><summary>Reasoning</summary>" in run.markdown  # our own markup stays markup
+    assert "&lt;b&gt;hello" in run.html and "<b>hello" not in run.html
+    assert "<details><summary>Reasoning</summary>" in run.html  # our own markup stays markup
     target = tmp_path / "chat.json"
     Run(shell, f"%heroku_history --export {target}")
     assert json.loads(target.read_text())[-1] == {"role": "assistant", "content": "<b>hello</b>\n"}
@@ -358,9 +365,9 @@ def test_reset(shell: InteractiveShell) -> None:
 
 def test_models_lists_the_catalogue(shell: InteractiveShell, simulator: Simulator) -> None:
     run = Run(shell, "%heroku_models")
-    assert "| `claude-4-5-sonnet` | text-to-text |" in run.markdown and "✓" in run.markdown
-    assert "cohere-embed-multilingual" not in run.markdown
-    assert "cohere-embed-multilingual" in Run(shell, "%heroku_models --all").markdown
+    assert "<td><code>claude-4-5-sonnet</code></td>\n<td>text-to-text</td>" in run.html and "✓" in run.html
+    assert "cohere-embed-multilingual" not in run.html
+    assert "cohere-embed-multilingual" in Run(shell, "%heroku_models --all").html
     catalogue = [r for r in simulator.requests if r.path == "/available-models"][-1]
     assert "authorization" not in {k.lower() for k in catalogue.headers}
 
@@ -370,5 +377,119 @@ def test_raw_html_from_the_model_is_neutralized(shell: InteractiveShell) -> None
         shell,
         '%%heroku_chat\necho: Hi <script>window.pwned=1</script> <img src=x onerror="window.pwned=1">\n\n- *list*',
     )
-    assert "<script>" not in run.markdown and "<img" not in run.markdown
-    assert "&lt;script>" in run.markdown and "- *list*" in run.markdown
+    assert "<script>" not in run.html and "<img" not in run.html
+    assert "&lt;script&gt;" in run.html and "<li><em>list</em></li>" in run.html
+
+
+@pytest.mark.parametrize(
+    ("middle", "problem"),
+    [("\n", "a line break"), (" ", "whitespace"), ("\u00e9", "a non-ASCII character")],
+)
+def test_a_key_no_header_can_carry_is_one_line_that_never_shows_it(
+    shell: InteractiveShell, simulator: Simulator, monkeypatch: pytest.MonkeyPatch, middle: str, problem: str
+) -> None:
+    key = "inf-leakcheck-" + middle + "0123456789-tail"
+    monkeypatch.setenv("INFERENCE_KEY", key)
+    run = Run(shell, "%%heroku_chat\nhi")
+    assert type(run.error) is UsageError
+    assert str(run.error).startswith(f"INFERENCE_KEY contains {problem} (character 15 of 30)")
+    shown = str(run.error) + run.stdout + repr([o.data for o in run.outputs])
+    assert "leakcheck" not in shown and "0123456789" not in shown
+    assert not simulator.requests
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        ("timeout = -5", "timeout must be above 0, got -5; it stays 600.0"),
+        ("timeout = float('nan')", "timeout must be a finite number, got nan; it stays 600.0"),
+        ("timeout = float('inf')", "timeout must be a finite number, got inf; it stays 600.0"),
+        ("max_retries = -1", "max_retries must be at least 0, got -1; it stays 2"),
+        ("max_tokens = -3", "max_tokens must be at least 1, got -3; it stays None"),
+        ("temperature = 1.5", "temperature must be from 0 to 1, got 1.5; it stays None"),
+        ("paint_interval = -1", "paint_interval must be a finite number of seconds, 0 or more, got -1.0"),
+        ("paint_interval = float('nan')", "paint_interval must be a finite number of seconds, 0 or more"),
+        ("model = ''", "model must be a non-empty model id, got ''; it stays None"),
+    ],
+)
+def test_config_refuses_what_a_request_would_refuse_and_keeps_the_value(
+    shell: InteractiveShell,
+    simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+    statement: str,
+    reason: str,
+) -> None:
+    chat = magics(shell)
+    name = statement.split(" =")[0]
+    before = getattr(chat, name)
+    shell.run_line_magic("config", f"HerokuMagics.{statement}")
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]  # what %config prints: one line
+    assert record.getMessage().startswith(f"HerokuMagics.{name}: {reason}")
+    assert getattr(chat, name) == before
+    with pytest.raises(UsageError) as info:  # setting it from Python says the same
+        setattr(chat, name, shell.ev(statement.split("= ", 1)[1]))
+    assert type(info.value) is UsageError and getattr(chat, name) == before
+    assert Run(shell, "%%heroku_chat\nhi").error is None  # the next cell still works
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("{tmp}/no/such/dir/chat.md", "No such file or directory"),
+        ("/proc/chat.json", "No such file or directory"),
+        ("{tmp}", "Is a directory"),
+    ],
+)
+def test_history_export_failures_are_one_line_naming_the_path(
+    shell: InteractiveShell, simulator: Simulator, tmp_path: Path, target: str, reason: str
+) -> None:
+    Run(shell, "%%heroku_chat\nhi")
+    path = target.format(tmp=tmp_path)
+    run = Run(shell, f"%heroku_history --export {path}")
+    assert type(run.error) is UsageError
+    assert str(run.error) == f"--export: cannot write {path}: {reason}"
+    assert len(magics(shell).session.conversation()) == 1 and len(simulator.requests) == 1
+
+
+def test_reset_of_an_unknown_conversation_names_the_known_ones(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    assert Run(shell, "%heroku_reset").stdout == "Nothing to clear.\n"  # fine on a fresh kernel
+    Run(shell, "%%heroku_chat -c notes\nhi")
+    run = Run(shell, "%heroku_reset nosuch")
+    assert type(run.error) is UsageError
+    assert str(run.error) == "No conversation named 'nosuch' (conversations: notes)"
+    run = Run(shell, "%heroku_reset notes --all")
+    assert type(run.error) is UsageError and "not both" in str(run.error)
+    assert len(magics(shell).session.conversation("notes")) == 1
+    assert len(simulator.requests) == 1
+
+
+def test_an_interrupt_before_the_first_token_says_nothing_was_kept(
+    shell: InteractiveShell, simulator: Simulator, sigint_raises: None
+) -> None:
+    import os
+    import signal
+    import threading
+
+    from polling import wait_until
+
+    Run(shell, "%%heroku_chat\nfirst", cell_id="cell-a")
+    session = magics(shell).session
+    turns = list(session.conversation().turns)
+    simulator.config.ttft = 30.0
+
+    def interrupt_while_waiting() -> None:
+        wait_until(lambda: simulator.active_streams)
+        os.kill(os.getpid(), signal.SIGINT)  # what a kernel interrupt does (it also wakes a blocked read)
+
+    timer = threading.Thread(target=interrupt_while_waiting)
+    timer.start()
+    run = Run(shell, "%%heroku_chat\nfirst, edited", cell_id="cell-a")
+    timer.join()
+    assert isinstance(run.error, KeyboardInterrupt)
+    assert run.error._render_traceback_() == [
+        "Interrupted: the response was stopped: nothing had arrived; conversation 'default' is unchanged"
+    ]
+    assert session.conversation().turns == turns and session.conversation().turns[0] is turns[0]
+    assert wait_until(lambda: not simulator.active_streams)

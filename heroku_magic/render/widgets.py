@@ -3,8 +3,11 @@
 State is folded in on every event, but the frontend is repainted at a bounded rate (rich's ``Live``):
 the first token paints at once, then at most once per ``min_interval``, and the final state always.
 Finished Markdown blocks are appended as their own output widgets and never sent again; only the
-unfinished tail block is re-sent on each paint. A small ticker thread keeps the timers moving while
-no tokens arrive (waiting for the first token, long thoughts) and paints anything left pending.
+unfinished tail block is re-sent on each paint. Every block is shown as HTML from the one safe
+Markdown renderer. A small ticker thread keeps the timers moving while no tokens arrive (waiting for
+the first token, long thoughts) and paints anything left pending. When the response ends,
+:class:`LiveCell` removes the view from the cell (the static output has taken over) and closes every
+widget in it, so a long session holds no widgets for past answers.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from ..events import Event, ReasoningDelta, ResponseInfo, TextDelta, ToolCall, Usage
 from ..result import ChatResult
-from .markdown import neutralize_html, split_blocks
+from .markdown import plain_html, render_markdown, split_blocks, with_code_style
 from .static import footer, status_line
 
 Clock = Callable[[], float]
@@ -37,11 +41,8 @@ class _BlockView:
         self.box.children = (self._tail,)
 
     def _bundle(self, text: str) -> dict[str, Any]:
-        data = (
-            {"text/plain": text}
-            if self._format == "text"
-            else {"text/markdown": neutralize_html(text), "text/plain": text}
-        )
+        html = plain_html(text) if self._format == "text" else with_code_style(render_markdown(text))
+        data = {"text/html": html, "text/plain": text}
         return {"output_type": "display_data", "data": data, "metadata": {}}
 
     def paint(self, text: str) -> None:
@@ -114,6 +115,7 @@ class WidgetRenderer:
         self.view.add_class("heroku-magic-chat")
         self._paint_timers()
         self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
         if tick:
             self._ticker = threading.Thread(
                 target=self._tick, args=(tick,), daemon=True, name="heroku-magic-ticker"
@@ -161,6 +163,9 @@ class WidgetRenderer:
             self.footer.value = f"<small>{html.escape(footer(result))}</small>"
             if self._hide_on_close:
                 self.view.layout.display = "none"
+        self._stop.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join()
 
     @property
     def thinking_time(self) -> float | None:
@@ -210,8 +215,7 @@ class WidgetRenderer:
             self.footer.value = f"<small>{model} · {elapsed:.1f} s{tokens}</small>"
 
     def _tick(self, interval: float) -> None:
-        while True:
-            time.sleep(interval)
+        while not self._stop.wait(interval):
             with self._lock:
                 if self._closed:
                     return
@@ -232,3 +236,51 @@ def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
         },
         "text/plain": "",
     }
+
+
+# A widget view whose model is gone: JupyterLab hides it, where a missing model would show an error.
+EMPTY_VIEW = {
+    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
+    "text/plain": "",
+}
+
+
+def close_widgets(root: widgets.Widget) -> None:
+    """Close a widget, every widget inside it, and their layout and style widgets."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        widget = pending.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        for name in widget.keys:  # the synced traits: children, layout, style, ...
+            value = getattr(widget, name, None)
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, widgets.Widget):
+                    pending.append(item)
+        widget.close()
+
+
+class LiveCell:
+    """Shows a live renderer in the cell; at the end, removes its view and frees its widgets."""
+
+    def __init__(self, live: WidgetRenderer) -> None:
+        self.live = live
+        self._handle = display(widget_bundle(live.view), raw=True, display_id=True)
+
+    def handle(self, event: Event) -> None:
+        """Pass the event to the live renderer."""
+        self.live.handle(event)
+
+    def close(self, result: ChatResult, error: BaseException | None) -> None:
+        """Final paint, then the view leaves the cell (the static output has taken its place)."""
+        self.live.close(result, error)
+        release(self._handle, self.live.view)
+
+
+def release(handle: Any, view: widgets.Widget) -> None:
+    """Replace a displayed view by an empty one (also in the saved notebook) and close its widgets."""
+    if handle is not None:
+        handle.update(EMPTY_VIEW, raw=True)
+    close_widgets(view)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 import ipywidgets as widgets
 
 from ..events import Event
 from ..explore import Configuration, ExploreResults
+from ..render.markdown import inline_text
 from ..render.widgets import WidgetRenderer
+from ..result import ChatResult
 
 
 class ExploreView:
@@ -27,9 +28,9 @@ class ExploreView:
                 tick=0.25 if config.options else None,
                 hide_on_close=False,
             )
-            header = widgets.HTML(f"<b>{html.escape(config.label)}</b>")
+            header = widgets.HTML(f"<b>{inline_text(config.label)}</b>")
             if config.problem:
-                renderer.status.value = f"<b>Not sent:</b> {html.escape(config.problem)}"
+                renderer.status.value = f"<b>Not sent:</b> {inline_text(config.problem)}"
             card = widgets.VBox(
                 [header, renderer.view],
                 layout=widgets.Layout(
@@ -56,12 +57,17 @@ class ExploreView:
         """Show one configuration's event in its card (called from worker threads)."""
         self.renderers[index].handle(event)
 
+    def interrupt(self) -> None:
+        """Final state of every card after an interrupt."""
+        for renderer in self.renderers:
+            renderer.close(ChatResult(interrupted=True), KeyboardInterrupt())
+
     def finish(self, results: ExploreResults, *, hide: bool = True) -> None:
         """Final state of every card, then hide the live grid: the static result takes its place."""
         for renderer, outcome in zip(self.renderers, results, strict=True):
             if outcome.result is not None:
                 renderer.close(outcome.result, RuntimeError(outcome.error) if outcome.error else None)
             elif outcome.error:
-                renderer.status.value = f"<b>Failed:</b> {html.escape(outcome.error)}"
+                renderer.status.value = f"<b>Failed:</b> {inline_text(outcome.error)}"
         if hide:
             self.view.layout.display = "none"
