@@ -193,3 +193,27 @@ def test_loading_the_extension_imports_no_renderer_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+RACE = """
+import threading
+from heroku_magic.render.markdown import render_markdown
+barrier, failures = threading.Barrier(8), []
+def work(i):
+    barrier.wait()
+    try:
+        assert 'class="k' in render_markdown(f"```python\\ndef f{i}(): pass\\n```\\n\\n```js\\nlet x = {i}\\n```")
+    except Exception as exc:
+        failures.append(repr(exc))
+threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(failures)
+"""
+
+
+def test_first_renders_on_many_threads_at_once_all_succeed() -> None:
+    # Exploration cards render on worker threads; Pygments' lazy loading once raced there.
+    for _ in range(3):  # a fresh interpreter each time: the race is on first use
+        out = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "[]", out.stdout

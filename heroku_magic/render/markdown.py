@@ -15,6 +15,7 @@ loading the extension stays fast.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache
 from html import escape
@@ -68,8 +69,21 @@ def _text(content: str) -> str:
     return _MATH_DELIMITERS.sub(r"<span>\1</span>", escape(content, quote=False))
 
 
-@cache
+# Exploration cards render on worker threads, and Pygments' lazy loading of formatters and lexers
+# is not thread-safe on first use (a card failed with "cannot import name 'HtmlFormatter'"): the
+# libraries are set up once, under a lock, and lexers are looked up under it.
+_LOCK = threading.Lock()
+
+
 def _parser() -> MarkdownIt:
+    with _LOCK:
+        return _build_parser()
+
+
+@cache
+def _build_parser() -> MarkdownIt:
+    import pygments.formatters.html
+    import pygments.lexers  # noqa: F401
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
@@ -114,7 +128,7 @@ def _link_open(_renderer: Any, tokens: Sequence[Token], index: int, *_: Any) -> 
 
 def _highlight(code: str, lang: str, attrs: str) -> str:
     from pygments import highlight
-    from pygments.formatters import HtmlFormatter
+    from pygments.formatters.html import HtmlFormatter
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
@@ -122,7 +136,9 @@ def _highlight(code: str, lang: str, attrs: str) -> str:
     try:
         if not _LEXER_NAME.fullmatch(name):
             raise ClassNotFound(name)
-        body = highlight(code, get_lexer_by_name(name), HtmlFormatter(nowrap=True))
+        with _LOCK:
+            lexer = get_lexer_by_name(name)
+        body = highlight(code, lexer, HtmlFormatter(nowrap=True))
     except ClassNotFound:
         body = escape(code, quote=False)
     return f'<pre class="{CODE_CLASS}"><code>{body}</code></pre>'
