@@ -269,3 +269,14 @@ def test_reasoning_collapses_only_after_its_last_words_are_drawn() -> None:
     renderer.close(ChatResult(text="Answer"), None)
     assert renderer.thoughts._tail_text == "First thought. Last thought."
     assert renderer.reasoning_panel.selected_index is None
+
+
+def test_text_renderer_drops_what_a_terminal_would_obey() -> None:
+    import io
+
+    out = io.StringIO()
+    hostile = "ok\x1b]52;c;cHduZWQ=\x07 \x1b[2J\x1b[1A\rover\x9b31m\r\nline\tend"
+    drive(iter(finish([ReasoningDelta("\x1b]0;title\x07think"), TextDelta(hostile)])), [TextRenderer(out)])
+    written = out.getvalue()
+    assert not [c for c in written if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    assert "]52;c;cHduZWQ= [2J[1Aover31m\nline\tend" in written  # the text itself is kept

@@ -1,13 +1,26 @@
-"""Plain-text rendering for frontends without widgets (terminal IPython, ``--no-widgets``)."""
+"""Plain-text rendering for frontends without widgets (terminal IPython, ``--no-widgets``).
+
+Model text is untrusted here too: a terminal obeys escape sequences (retitle the window, rewrite
+the clipboard, hide text, move the cursor over earlier lines), so control characters other than
+newline and tab are dropped before anything is written.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TextIO
 
 from ..events import Event, ReasoningDelta, TextDelta, ToolCall
 from ..result import ChatResult
 from .static import footer, status_line
+
+_CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` without the control characters a terminal would act on."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n"))
 
 
 class TextRenderer:
@@ -37,13 +50,13 @@ class TextRenderer:
         """Write deltas as they arrive."""
         if isinstance(event, ReasoningDelta) and event.text:
             self._enter("reasoning")
-            self.stream.write(event.text)
+            self.stream.write(terminal_text(event.text))
         elif isinstance(event, TextDelta) and event.text:
             self._enter("answer")
-            self.stream.write(event.text)
+            self.stream.write(terminal_text(event.text))
         elif isinstance(event, ToolCall):
             self._enter("tools")
-            self.stream.write(f"[tool call] {event.name}({event.arguments})\n")
+            self.stream.write(terminal_text(f"[tool call] {event.name}({event.arguments})") + "\n")
         else:
             return
         self.stream.flush()
@@ -51,7 +64,7 @@ class TextRenderer:
     def close(self, result: ChatResult, error: BaseException | None) -> None:
         """End with the footer (and why the answer is partial, if it is)."""
         status = status_line(result, error)
-        self.stream.write(("\n\n" if self._section else "") + f"-- {footer(result)}\n")
+        self.stream.write(("\n\n" if self._section else "") + f"-- {terminal_text(footer(result))}\n")
         if status:
             self.stream.write(f"-- {status}\n")
         self.stream.flush()
