@@ -217,3 +217,14 @@ def test_first_renders_on_many_threads_at_once_all_succeed() -> None:
     for _ in range(3):  # a fresh interpreter each time: the race is on first use
         out = subprocess.run([sys.executable, "-c", RACE], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_prices_stay_text_and_blocked_display_math_is_a_code_block() -> None:
+    root = html5lib.parseFragment(
+        render_markdown("It costs $5 and $6.\n\n$$\\class{x}{y}$$\n\nafter"),
+        treebuilder="etree",
+        namespaceHTMLElements=False,
+    )
+    assert not [e for e in root.iter() if e.get("class") == "hm-math"]
+    assert "".join(root.find("p").itertext()) == "It costs $5 and $6."
+    assert "".join(root.find("pre/code").itertext()) == "$$\\class{x}{y}$$"

@@ -89,7 +89,9 @@ def _build_parser() -> MarkdownIt:
 
     md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
     md.enable(["table", "strikethrough"])
-    dollarmath_plugin(md, allow_labels=False, double_inline=True)
+    # Pandoc's rules: no space inside the delimiters, no digit after the closing one, so "$5 and $6"
+    # stays a price instead of becoming math.
+    dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     rules: dict[str, Any] = {
         "text": lambda _renderer, tokens, i, *_: _text(tokens[i].content),
         "image": _image,
@@ -106,7 +108,8 @@ def _build_parser() -> MarkdownIt:
 def _math(content: str, delimiter: str, tag: str) -> str:
     source = f"{delimiter}{content}{delimiter}"
     if _UNSAFE_TEX.search(content) or "$" in content:
-        return f"<code>{_text(source)}</code>"  # shown as written; MathJax skips <code>
+        code = f"<code>{_text(source)}</code>"  # shown as written; MathJax skips <code>
+        return f"<pre>{code}</pre>" if tag == "div" else code
     return f'<{tag} class="{MATH_CLASS}">{escape(source, quote=False)}</{tag}>'
 
 
