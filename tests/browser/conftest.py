@@ -3,11 +3,12 @@
 Everything listens on 127.0.0.1 on free ports and lives in temporary directories. Kernels inherit
 the simulator's ``INFERENCE_*`` environment from the JupyterLab process. CI needs
 ``apt-get install -y chromium`` (Playwright cannot download its own browser here); without
-``/usr/lib/chromium/chromium`` these tests skip.
+``/usr/lib/chromium/chromium`` these tests skip, except in CI (``CI`` set), where they fail.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +17,25 @@ from playwright.sync_api import Browser, sync_playwright
 
 from heroku_magic.simulator import Simulator, SimulatorConfig
 
-from .harness import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, LabStartError, running_lab
+from .harness import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Lab,
+    LabStartError,
+    RecordingServer,
+    running_lab,
+)
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Path:
-    """Debian's Chromium, or a skip when it is not installed."""
+    """Debian's Chromium; without it a skip, or a failure in CI (``CI`` set), where it must be installed."""
     if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (CI: apt-get install -y chromium)")
+        message = f"Chromium is not installed at {CHROMIUM} (CI: apt-get install -y chromium)"
+        if os.environ.get("CI", "").lower() not in ("", "0", "false"):  # CI=true: it must be there
+            pytest.fail(message)
+        pytest.skip(message)
     return CHROMIUM
 
 
@@ -35,12 +47,23 @@ def browser_simulator() -> Iterator[Simulator]:
 
 
 @pytest.fixture(scope="session")
+def leak_server() -> Iterator[RecordingServer]:
+    """Where the attacks notebook's images point: it records any request the page makes to it."""
+    with RecordingServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def lab(
-    chromium: Path, browser_simulator: Simulator, tmp_path_factory: pytest.TempPathFactory
+    chromium: Path,
+    browser_simulator: Simulator,
+    leak_server: RecordingServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Lab]:
-    """JupyterLab serving a temporary folder with the test notebook, pointed at the simulator."""
+    """JupyterLab serving a temporary folder with the test notebooks, pointed at the simulator."""
     try:
-        with running_lab(tmp_path_factory.mktemp("lab"), browser_simulator.env()) as server:
+        base = tmp_path_factory.mktemp("lab")
+        with running_lab(base, browser_simulator.env(), leak=leak_server.url) as server:
             yield server
     except LabStartError as exc:
         pytest.fail(str(exc))

