@@ -30,6 +30,7 @@ config) let another process drive it; they need the same bearer key.
 EPILOG = """prompt directives (in the last user message):
   echo:<text>   answer exactly <text>, verbatim
   words:N       answer with N one-word chunks
+  markdown:N    answer a long Markdown document in N one-word chunks
   a tool name   call that tool when the request offers tools
 """
 

@@ -10,6 +10,10 @@ text of the LAST user message ("the prompt"), through these prompt directives:
 ``words:N``
     If the prompt contains ``words:N`` (e.g. ``words:20000``), the answer is ``"w1 w2 ... wN "``
     streamed as exactly N content chunks, one word each (for stream-length tests; N <= 200000).
+``markdown:N``
+    If the prompt contains ``markdown:N``, the answer is a long Markdown document streamed as exactly
+    N one-word content chunks: a paragraph of about 60 words, an 8-item bullet list, a 150-line
+    fenced ``python`` block, then more such paragraphs, cut at N chunks (for rendering benchmarks).
 naming a tool
     When the request offers ``tools`` and ``tool_choice`` is not ``"none"``, a prompt that names a
     tool (as a whole word) gets a call to it; naming two tools gets two parallel calls (unless
@@ -30,7 +34,7 @@ anything else
     the conversation (turn number and system prompt are mentioned when present).
 
 Directives are checked in this order: a trailing tool message, a forced tool call, ``echo:``,
-``words:N``, a tool mention, ``json_object``, the default.
+``words:N``, ``markdown:N``, a tool mention, ``json_object``, the default.
 
 Options: extended thinking (or ``reasoning_effort``) produces a few sentences of reasoning that
 mention the prompt; it is returned only with ``include_reasoning`` and always counted as
@@ -54,9 +58,10 @@ from .validation import ChatRequest
 
 _ECHO = re.compile(r"\s*echo:", re.IGNORECASE)
 _WORDS = re.compile(r"\bwords:(\d+)\b", re.IGNORECASE)
+_MARKDOWN = re.compile(r"\bmarkdown:(\d+)\b", re.IGNORECASE)
 _PIECE = re.compile(r"^\s+|\S+\s*")
 SNIPPET_CHARS = 60
-MAX_WORDS = 200_000  # words:N beyond this is clamped, so a typo cannot exhaust memory
+MAX_WORDS = 200_000  # words:N and markdown:N beyond this is clamped, so a typo cannot exhaust memory
 
 _TITLES = ("Notes on", "Thoughts on", "About", "A quick take on", "Answering")
 _OPENERS = (
@@ -207,7 +212,7 @@ def simulate(request: ChatRequest) -> Reply:
 
 
 def _directive(prompt: str) -> tuple[str, int] | None:
-    """(answer, words per chunk) for the ``echo:`` and ``words:N`` directives, else None."""
+    """(answer, words per chunk) for the ``echo:``, ``words:N`` and ``markdown:N`` directives, else None."""
     echo = _ECHO.match(prompt)
     if echo:
         rest = prompt[echo.end() :]
@@ -216,7 +221,35 @@ def _directive(prompt: str) -> tuple[str, int] | None:
     if words:
         count = min(int(words.group(1)), MAX_WORDS)
         return "".join(f"w{n} " for n in range(1, count + 1)), 1
+    markdown = _MARKDOWN.search(prompt)
+    if markdown:
+        return _long_markdown(min(int(markdown.group(1)), MAX_WORDS)), 1
     return None
+
+
+def _long_markdown(count: int) -> str:
+    """A Markdown document of ``count`` one-word pieces: paragraphs, a list, a long code block."""
+    sentences = _BULLETS + _CLOSERS  # 11 sentences of about 10 words
+
+    def paragraph(number: int) -> str:
+        return " ".join(sentences[(number * 6 + i) % len(sentences)] for i in range(6)) + "\n\n"
+
+    code = [
+        line
+        for n in range(1, 38)
+        for line in (
+            f"def step_{n}(values: list[int]) -> list[int]:",
+            f'    """Add {n} to every value."""',
+            f"    return [value + {n} for value in values]",
+            "",
+        )
+    ]
+    parts = [paragraph(0), *(f"- {bullet}\n" for bullet in _BULLETS), "\n```python\n"]
+    parts += [line + "\n" for line in (*code, "result = step_37([1, 2, 3])", "print(result)", "```")]
+    parts.append("\n")
+    words = sum(len(part.split()) for part in parts)
+    parts += [paragraph(n) for n in range(1, 2 + max(0, count - words) // 50)]
+    return "".join(pieces("".join(parts), 1)[:count])
 
 
 def _limit(text: str, stop: tuple[str, ...], max_tokens: int | None) -> tuple[str, str]:
