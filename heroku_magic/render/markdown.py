@@ -42,11 +42,15 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LEXER_NAME = re.compile(r"[\w+#.-]{1,40}")
 
 
-def render_markdown(text: str) -> str:
-    """Model Markdown as sanitized HTML, safe to hand to a trusted frontend."""
+def render_markdown(text: str, *, highlight: bool = True) -> str:
+    """Model Markdown as sanitized HTML, safe to hand to a trusted frontend.
+
+    ``highlight=False`` leaves code uncoloured: the live view's unfinished block is rendered again
+    at every paint, and Pygments would be most of that cost.
+    """
     if not text:
         return ""
-    return sanitize(_parser().render(text))
+    return sanitize(_parser(highlight).render(text))
 
 
 def plain_html(text: str) -> str:
@@ -75,19 +79,19 @@ def _text(content: str) -> str:
 _LOCK = threading.Lock()
 
 
-def _parser() -> MarkdownIt:
+def _parser(highlight: bool = True) -> MarkdownIt:
     with _LOCK:
-        return _build_parser()
+        return _build_parser(highlight)
 
 
 @cache
-def _build_parser() -> MarkdownIt:
+def _build_parser(highlight: bool) -> MarkdownIt:
     import pygments.formatters.html
     import pygments.lexers  # noqa: F401
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight})
+    md = MarkdownIt("commonmark", {"html": False, "highlight": _highlight if highlight else _plain_code})
     md.enable(["table", "strikethrough"])
     # Pandoc's rules: no space inside the delimiters, no digit after the closing one, so "$5 and $6"
     # stays a price instead of becoming math.
@@ -127,6 +131,10 @@ def _link_open(_renderer: Any, tokens: Sequence[Token], index: int, *_: Any) -> 
     attrs = f' href="{escape(href)}"' if safe_href(href) else ""
     attrs += f' title="{escape(str(title))}"' if title else ""
     return f"<a{attrs}>"
+
+
+def _plain_code(code: str, lang: str, attrs: str) -> str:
+    return f'<pre class="{CODE_CLASS}"><code>{escape(code, quote=False)}</code></pre>'
 
 
 def _highlight(code: str, lang: str, attrs: str) -> str:

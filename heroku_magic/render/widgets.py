@@ -40,8 +40,12 @@ class _BlockView:
         self._tail_text = ""
         self.box.children = (self._tail,)
 
-    def _bundle(self, text: str) -> dict[str, Any]:
-        html = plain_html(text) if self._format == "text" else with_code_style(render_markdown(text))
+    def _bundle(self, text: str, finished: bool = True) -> dict[str, Any]:
+        """An output of ``text``; code in the unfinished tail, rendered again at every paint, is not coloured."""
+        if self._format == "text":
+            html = plain_html(text)
+        else:
+            html = with_code_style(render_markdown(text, highlight=finished))
         data = {"text/html": html, "text/plain": text}
         return {"output_type": "display_data", "data": data, "metadata": {}}
 
@@ -66,7 +70,7 @@ class _BlockView:
             self.box.children = (*self.box.children, *fresh, self._tail)
         if tail != self._tail_text:
             self._tail_text = tail
-            self._tail.outputs = (self._bundle(tail),) if tail else ()
+            self._tail.outputs = (self._bundle(tail, finished=False),) if tail else ()
 
 
 class WidgetRenderer:
