@@ -302,7 +302,7 @@ class HerokuMagics(Magics):
         text_format = "text" if args.format == "text" else "markdown"
         static = StaticRenderer(publish, text_format)
         if self.use_widgets(args):
-            from .render.widgets import LiveCell, WidgetRenderer
+            from .widgets.live import LiveCell, WidgetRenderer
 
             live = WidgetRenderer(model=model, text_format=text_format, min_interval=self.paint_interval)
             return [static, LiveCell(live)]

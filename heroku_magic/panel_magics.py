@@ -52,8 +52,8 @@ class PanelMagics(Magics):
         Its state is the default for later %%heroku_chat cells (options on a cell still win), it is
         the same panel each time it is shown, and from Python it is ``heroku_magic.current_session().defaults``.
         """
-        from .render.widgets import widget_bundle
         from .widgets.controls import ControlsPanel
+        from .widgets.live import widget_bundle
 
         args = parse_line(self.heroku_controls, line)
         if self.panel is None or args.refresh:
@@ -142,8 +142,8 @@ class PanelMagics(Magics):
         system = self.session.conversation(self.session.active).system
         view, handle = None, None
         if self.chat.use_widgets(args):
-            from .render.widgets import release, widget_bundle
             from .widgets.explore import ExploreView
+            from .widgets.live import release, widget_bundle
 
             view = ExploreView(configs, model=model, min_interval=self.chat.paint_interval)
             handle = display(widget_bundle(view.view), raw=True, display_id=True)
@@ -173,7 +173,7 @@ class PanelMagics(Magics):
         """An inline panel: pick values for each setting, press Run."""
         import ipywidgets as widgets
 
-        from .render.widgets import widget_bundle
+        from .widgets.live import widget_bundle
 
         models, _ = self._catalogue()
         fields = {

@@ -18,9 +18,9 @@ from heroku_magic.render import drive
 from heroku_magic.render.markdown import first_code_block, split_blocks
 from heroku_magic.render.static import static_bundle
 from heroku_magic.render.text import TextRenderer
-from heroku_magic.render.widgets import WidgetRenderer
 from heroku_magic.result import ResultAccumulator
 from heroku_magic.simulator import Simulator
+from heroku_magic.widgets.live import WidgetRenderer
 
 
 class FakeClock:

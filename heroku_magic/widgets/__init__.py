@@ -1,1 +1,1 @@
-"""Interactive views built on ipywidgets: the controls panel and the exploration grid."""
+"""Interactive views built on ipywidgets: the live chat view, the controls panel and the exploration grid."""

@@ -9,8 +9,8 @@ import ipywidgets as widgets
 from ..events import Event
 from ..explore import Configuration, ExploreResults
 from ..render.markdown import inline_text
-from ..render.widgets import WidgetRenderer
 from ..result import ChatResult
+from .live import WidgetRenderer
 
 
 class ExploreView:

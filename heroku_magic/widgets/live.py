@@ -22,9 +22,9 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from ..events import Event, ReasoningDelta, ResponseInfo, TextDelta, ToolCall, Usage
+from ..render.markdown import plain_html, render_markdown, split_blocks, with_code_style
+from ..render.static import footer, status_line
 from ..result import ChatResult
-from .markdown import plain_html, render_markdown, split_blocks, with_code_style
-from .static import footer, status_line
 
 Clock = Callable[[], float]
 

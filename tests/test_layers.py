@@ -1,0 +1,60 @@
+"""The layering rule, checked in a fresh interpreter: which modules may import IPython, ipywidgets, openai.
+
+Only the magic modules and ``heroku_magic.widgets`` import IPython or ipywidgets; only ``client.py``
+imports openai. Each package module is imported alone in a fresh interpreter, and the third-party
+packages it pulled in are read from ``sys.modules`` — what really happened, not what the source says.
+"""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+
+import heroku_magic
+
+IPYTHON_LAYER = {"heroku_magic.magics", "heroku_magic.panel_magics"}
+GUARDED = ("IPython", "ipywidgets", "openai")
+
+PROBE = """
+import importlib, json, sys
+before = set(sys.modules)
+results = {}
+for name in json.loads(sys.argv[1]):
+    for module in [m for m in sys.modules if m.split(".")[0] in ("IPython", "ipywidgets", "openai")
+                   or m.startswith("heroku_magic")]:
+        del sys.modules[module]
+    importlib.import_module(name)
+    results[name] = sorted({m.split(".")[0] for m in sys.modules} & {"IPython", "ipywidgets", "openai"})
+print(json.dumps(results))
+"""
+
+
+def package_modules() -> list[str]:
+    """Every module of the package but the simulator (a server, not part of the notebook layers)."""
+    names = [
+        info.name
+        for info in pkgutil.walk_packages(heroku_magic.__path__, "heroku_magic.")
+        if not info.name.startswith("heroku_magic.simulator")
+    ]
+    return sorted(names)
+
+
+def test_only_the_ipython_layer_imports_ipython_and_ipywidgets_and_only_the_client_imports_openai() -> None:
+    modules = package_modules()
+    assert {"heroku_magic.client", "heroku_magic.widgets.live", "heroku_magic.render.static"} <= set(modules)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(modules)], capture_output=True, text=True, check=True
+    )
+    imported: dict[str, list[str]] = json.loads(out.stdout)
+    offenders = {}
+    for name, packages in imported.items():
+        allowed = set()
+        if name in IPYTHON_LAYER or name.startswith("heroku_magic.widgets"):
+            allowed |= {"IPython", "ipywidgets"}
+        if name == "heroku_magic.client":
+            allowed.add("openai")
+        if set(packages) - allowed:
+            offenders[name] = sorted(set(packages) - allowed)
+    assert offenders == {}
