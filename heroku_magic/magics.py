@@ -214,6 +214,7 @@ class HerokuMagics(Magics):
         """
         args = parse_line(self.heroku_chat, line)
         check_variable(args.out)
+        check_names(args)
         prompt = self.prompt_from_cell(cell, args.interpolate)
         options = self.options_from_args(args)
         attachment = args.addon or self.attachment
@@ -393,6 +394,16 @@ class HerokuMagics(Magics):
 def _same_turns(turns: list[Any], before: list[Any]) -> bool:
     """Whether a conversation still holds exactly the turn objects it held before."""
     return len(turns) == len(before) and all(a is b for a, b in zip(turns, before, strict=True))
+
+
+def check_names(args: Any) -> None:
+    """Refuse an empty --addon or conversation name (it would silently fall back to the default)."""
+    for flag, value in (
+        ("--addon", getattr(args, "addon", None)),
+        ("--conversation", getattr(args, "conversation", None)),
+    ):
+        if value is not None and not value.strip():
+            raise UsageError(f"{flag} needs a name, got an empty one")
 
 
 def check_variable(name: str | None) -> None:

@@ -19,7 +19,7 @@ from traitlets import Int
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
-from .magics import HerokuMagics, check_variable, parse_line, publish, request_arguments
+from .magics import HerokuMagics, check_names, check_variable, parse_line, publish, request_arguments
 from .render.static import explore_bundle
 
 MAX_CONFIGURATIONS = 64
@@ -29,7 +29,9 @@ MAX_CONFIGURATIONS = 64
 class PanelMagics(Magics):
     """Controls panel and parameter exploration. Configure with ``%config PanelMagics.NAME = ...``."""
 
-    concurrency = Int(4, help="Requests %%heroku_explore runs at the same time.").tag(config=True)
+    concurrency = Int(4, min=1, help="Requests %%heroku_explore runs at the same time (1 or more).").tag(
+        config=True
+    )
 
     def __init__(self, shell: Any, chat: HerokuMagics, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -112,6 +114,7 @@ class PanelMagics(Magics):
         """
         args = parse_line(self.heroku_explore, line)
         check_variable(args.out)
+        check_names(args)
         concurrency = args.concurrency if args.concurrency is not None else self.concurrency
         if concurrency < 1:
             raise UsageError(f"--concurrency must be at least 1, got {concurrency}")

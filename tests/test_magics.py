@@ -493,3 +493,28 @@ def test_an_interrupt_before_the_first_token_says_nothing_was_kept(
     ]
     assert session.conversation().turns == turns and session.conversation().turns[0] is turns[0]
     assert wait_until(lambda: not simulator.active_streams)
+
+
+@pytest.mark.parametrize(
+    ("cell", "flag"),
+    [
+        ("%%heroku_chat -c ''\nhi", "--conversation"),
+        ("%%heroku_chat --addon ' '\nhi", "--addon"),
+        ("%%heroku_explore --addon '' --grid temperature=0,1\nhi", "--addon"),
+    ],
+)
+def test_an_empty_name_is_refused_not_replaced_by_the_default(
+    shell: InteractiveShell, simulator: Simulator, cell: str, flag: str
+) -> None:
+    run = Run(shell, cell)
+    assert type(run.error) is UsageError and str(run.error) == f"{flag} needs a name, got an empty one"
+    assert not simulator.requests
+    assert magics(shell).session.conversations == {}
+
+
+def test_config_refuses_a_concurrency_below_one(shell: InteractiveShell) -> None:
+    panel = shell.magics_manager.registry["PanelMagics"]
+    shell.run_line_magic("config", "PanelMagics.concurrency = 0")
+    assert panel.concurrency == 4
+    shell.run_line_magic("config", "PanelMagics.concurrency = 8")
+    assert panel.concurrency == 8
