@@ -19,7 +19,8 @@ from traitlets import Int
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
-from .magics import HerokuMagics, check_names, check_variable, parse_line, publish, request_arguments
+from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
+from .magics import HerokuMagics
 from .render.static import explore_bundle
 
 MAX_CONFIGURATIONS = 64

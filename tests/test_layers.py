@@ -14,7 +14,7 @@ import sys
 
 import heroku_magic
 
-IPYTHON_LAYER = {"heroku_magic.magics", "heroku_magic.panel_magics"}
+IPYTHON_LAYER = {"heroku_magic.magics", "heroku_magic.magic_support", "heroku_magic.panel_magics"}
 GUARDED = ("IPython", "ipywidgets", "openai")
 
 PROBE = """
