@@ -55,12 +55,7 @@ def render_markdown(text: str, *, highlight: bool = True) -> str:
 
 def plain_html(text: str) -> str:
     """Model text shown as preformatted plain text (``--format text``)."""
-    return f"<pre>{_text(text)}</pre>\n" if text else ""
-
-
-def inline_text(text: str) -> str:
-    """Text shown literally (escaped; safe inside our own markup, and from MathJax)."""
-    return _text(text)
+    return f"<pre>{inline_text(text)}</pre>\n" if text else ""
 
 
 def with_code_style(html: str) -> str:
@@ -68,8 +63,8 @@ def with_code_style(html: str) -> str:
     return (code_css() + html) if f'class="{CODE_CLASS}"' in html else html
 
 
-def _text(content: str) -> str:
-    """Escaped text in which no ``$`` or ``\\`` can start or end math (each stands in its own span)."""
+def inline_text(content: str) -> str:
+    """Text shown literally: escaped, and no ``$`` or ``\\`` can start or end math (each in its own span)."""
     return _MATH_DELIMITERS.sub(r"<span>\1</span>", escape(content, quote=False))
 
 
@@ -97,7 +92,7 @@ def _build_parser(highlight: bool) -> MarkdownIt:
     # stays a price instead of becoming math.
     dollarmath_plugin(md, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
     rules: dict[str, Any] = {
-        "text": lambda _renderer, tokens, i, *_: _text(tokens[i].content),
+        "text": lambda _renderer, tokens, i, *_: inline_text(tokens[i].content),
         "image": _image,
         "link_open": _link_open,
         "math_inline": lambda _renderer, tokens, i, *_: _math(tokens[i].content, "$", "span"),
@@ -112,14 +107,14 @@ def _build_parser(highlight: bool) -> MarkdownIt:
 def _math(content: str, delimiter: str, tag: str) -> str:
     source = f"{delimiter}{content}{delimiter}"
     if _UNSAFE_TEX.search(content) or "$" in content:
-        code = f"<code>{_text(source)}</code>"  # shown as written; MathJax skips <code>
+        code = f"<code>{inline_text(source)}</code>"  # shown as written; MathJax skips <code>
         return f"<pre>{code}</pre>" if tag == "div" else code
     return f'<{tag} class="{MATH_CLASS}">{escape(source, quote=False)}</{tag}>'
 
 
 def _image(_renderer: Any, tokens: Sequence[Token], index: int, *_: Any) -> str:
     token = tokens[index]
-    label = _text(f"[image: {token.content}]" if token.content else "[image]")
+    label = inline_text(f"[image: {token.content}]" if token.content else "[image]")
     src = str(token.attrGet("src") or "")
     return f'<a href="{escape(src)}">{label}</a>' if safe_href(src) else label
 

@@ -285,6 +285,5 @@ class LiveCell:
 
 def release(handle: Any, view: widgets.Widget) -> None:
     """Replace a displayed view by an empty one (also in the saved notebook) and close its widgets."""
-    if handle is not None:
-        handle.update(EMPTY_VIEW, raw=True)
+    handle.update(EMPTY_VIEW, raw=True)
     close_widgets(view)
