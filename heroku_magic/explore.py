@@ -3,7 +3,8 @@
 Plain Python: the grid is parsed from ``name=v1,v2`` specs, every combination becomes a
 :class:`Configuration` (or the one-line reason Heroku would reject it), and :func:`run_grid` sends
 them with bounded concurrency, reporting each event to a callback so a view can stream every answer
-into its own card. One failing configuration never stops the others.
+into its own card. One failing configuration never stops the others, and one Heroku rate-limited
+(HTTP 429) is sent again after a wait, with fewer requests in flight, rather than recorded as failed.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from typing import Any
 
 from .client import ChatClient
 from .conversation import Conversation
-from .errors import OptionsError
+from .errors import APIError, OptionsError
 from .events import Done, Error, Event
 from .options import ChatOptions, Thinking, parse_effort
+from .ratelimit import DEFAULT_CONCURRENCY, Backoff, ConcurrencyLimiter
 from .result import ChatResult
 
 GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
 EventSink = Callable[[int, Event], None]
 OutcomeSink = Callable[[int, "Outcome"], None]
+RetrySink = Callable[[int, float], None]
 
 
 @dataclass(frozen=True)
@@ -182,35 +185,91 @@ def run_grid(
     configs: Sequence[Configuration],
     client: ChatClient,
     *,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     on_event: EventSink | None = None,
     on_outcome: OutcomeSink | None = None,
+    on_retry: RetrySink | None = None,
     stop: threading.Event | None = None,
     system: str | None = None,
+    backoff: Backoff | None = None,
+    limiter: ConcurrencyLimiter | None = None,
+    wait: Callable[[float], bool] | None = None,
 ) -> ExploreResults:
-    """Send ``prompt`` once per configuration, at most ``concurrency`` at a time."""
-    # on_event is called on worker threads; on_outcome on the caller's thread, as each one ends.
+    """Send ``prompt`` once per configuration, at most ``concurrency`` at a time, on as many threads.
+
+    Callbacks, each given the configuration's index in ``configs``:
+
+    ``on_event(index, event)``
+        every event of a response but the final Done or Error, on a worker thread, as it arrives.
+    ``on_outcome(index, outcome)``
+        on the caller's thread, as each configuration ends.
+    ``on_retry(index, seconds)``
+        on a worker thread, when a configuration was rate-limited (HTTP 429, after the client's own
+        retries) and will be sent again in ``seconds``. Events for ``index`` after it belong to the
+        new attempt: a view should clear that configuration's card.
+
+    Rate limits: the request's slot is given back to ``limiter`` (by default a
+    :class:`ConcurrencyLimiter` of ``concurrency``, which then lets fewer requests in flight), the
+    configuration waits as ``backoff`` says (default :class:`Backoff`), then is sent again; after
+    ``backoff.retries`` waits the 429 is its outcome. Other errors are outcomes at once.
+
+    Setting ``stop`` (an interrupt sets it) ends the run promptly: a response stops at its next event,
+    a wait or a wait for a slot at once, and configurations not yet sent are not sent (their outcome
+    is "interrupted"). ``wait(seconds)`` waits out a backoff and says whether ``stop`` was set
+    meanwhile (default ``stop.wait``; tests pass one that does not sleep). ``limiter`` may be shared
+    between runs; given one, its ``limit`` sets the number of threads instead of ``concurrency``.
+    """
+    # on_event and on_retry are called on worker threads; on_outcome on the caller's thread.
     stop = stop or threading.Event()
+    backoff = backoff or Backoff()
+    limiter = limiter or ConcurrencyLimiter(concurrency)
+    wait = wait or stop.wait
+
+    def interrupted(config: Configuration) -> Outcome:
+        return Outcome(config, None, "interrupted")
+
+    def attempt(index: int, config: Configuration, options: ChatOptions) -> tuple[Outcome, Exception | None]:
+        # A one-off turn: the conversation machinery builds the messages, folds the events,
+        # ends in Done or Error and closes the connection when the loop stops early.
+        events = Conversation(client=client, system=system).stream(prompt, options, record=False)
+        with closing(events):
+            for event in events:
+                if isinstance(event, Done):
+                    return Outcome(config, event.result), None
+                if isinstance(event, Error):
+                    return Outcome(config, event.result, str(event.error)), event.error
+                if on_event is not None:
+                    on_event(index, event)
+                if stop.is_set():
+                    return interrupted(config), None
+        return Outcome(config, None, "the response ended without a result"), None
 
     def one(index: int, config: Configuration) -> Outcome:
         if config.options is None:
             return Outcome(config, None, config.problem)
-        # A one-off turn: the conversation machinery builds the messages, folds the events,
-        # ends in Done or Error and closes the connection when the loop stops early.
-        events = Conversation(client=client, system=system).stream(prompt, config.options, record=False)
-        with closing(events):
-            for event in events:
-                if isinstance(event, Done):
-                    return Outcome(config, event.result)
-                if isinstance(event, Error):
-                    return Outcome(config, event.result, str(event.error))
-                if on_event is not None:
-                    on_event(index, event)
-                if stop.is_set():
-                    return Outcome(config, None, "interrupted")
-        return Outcome(config, None, "the response ended without a result")
+        retries = 0
+        while True:
+            ticket = limiter.acquire(stop)
+            if ticket is None:
+                return interrupted(config)
+            try:
+                outcome, error = attempt(index, config, config.options)
+            except BaseException:
+                limiter.release(ticket)
+                raise
+            limited = isinstance(error, APIError) and error.status == 429
+            limiter.release(ticket, rate_limited=limited, succeeded=outcome.error is None)
+            if not limited or retries >= backoff.retries or stop.is_set():
+                return outcome
+            retries += 1
+            seconds = backoff.delay(retries, error if isinstance(error, APIError) else None)
+            if on_retry is not None:
+                on_retry(index, seconds)
+            if wait(seconds) or stop.is_set():
+                return interrupted(config)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="heroku-explore") as pool:
+    workers = max(1, min(limiter.limit, len(configs)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heroku-explore") as pool:
         futures = {pool.submit(one, index, config): index for index, config in enumerate(configs)}
         outcomes: dict[int, Outcome] = {}
         try:
@@ -221,7 +280,8 @@ def run_grid(
                     on_outcome(index, outcomes[index])
             return ExploreResults(outcomes[index] for index in range(len(configs)))
         except BaseException:
-            stop.set()  # an interrupt: let running requests close, skip the queued ones
+            stop.set()  # an interrupt: let running requests close, skip the queued ones, end the waits
+            limiter.wake()
             for future in futures:
                 future.cancel()
             raise

@@ -21,6 +21,7 @@ from .errors import APIError, ConfigurationError, OptionsError
 from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
 from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
 from .magics import HerokuMagics
+from .ratelimit import DEFAULT_CONCURRENCY
 from .render.static import explore_bundle
 
 MAX_CONFIGURATIONS = 64
@@ -30,9 +31,9 @@ MAX_CONFIGURATIONS = 64
 class PanelMagics(Magics):
     """Controls panel and parameter exploration. Configure with ``%config PanelMagics.NAME = ...``."""
 
-    concurrency = Int(4, min=1, help="Requests %%heroku_explore runs at the same time (1 or more).").tag(
-        config=True
-    )
+    concurrency = Int(
+        DEFAULT_CONCURRENCY, min=1, help="Requests %%heroku_explore runs at the same time (1 or more)."
+    ).tag(config=True)
 
     def __init__(self, shell: Any, chat: HerokuMagics, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -92,7 +93,7 @@ class PanelMagics(Magics):
         metavar="NAME=V1,V2",
         help=f"A setting and the values to try (repeatable; the runs are every combination). NAME is one of {', '.join(GRID_FIELDS)}; thinking takes budgets or off.",
     )
-    @argument("--concurrency", type=int, help="Requests at the same time (default 4).")
+    @argument("--concurrency", type=int, help=f"Requests at the same time (default {DEFAULT_CONCURRENCY}).")
     @argument(
         "--out",
         metavar="VAR",
@@ -159,6 +160,7 @@ class PanelMagics(Magics):
                 concurrency=concurrency,
                 on_event=view.handle if view else None,
                 on_outcome=None if view else _progress_printer(len(configs)),
+                on_retry=None if view else _retry_printer,
                 system=system,
             )
         except BaseException:
@@ -193,7 +195,8 @@ class PanelMagics(Magics):
             "thinking": widgets.Text(placeholder="e.g. off, 1024, 4096", description="thinking"),
             "effort": widgets.SelectMultiple(options=["low", "medium", "high"], description="effort", rows=3),
         }
-        parallel = widgets.IntSlider(value=concurrency, min=1, max=16, description="concurrency")
+        top = max(2 * DEFAULT_CONCURRENCY, concurrency)  # the default mid-range; a larger --concurrency fits
+        parallel = widgets.IntSlider(value=concurrency, min=1, max=top, description="concurrency")
         run = widgets.Button(description="Run", button_style="primary", icon="play")
         message = widgets.HTML()
         results_area = widgets.Output()
@@ -236,6 +239,14 @@ class PanelMagics(Magics):
             ]
         )
         display(widget_bundle(panel), raw=True)
+
+
+def _retry_printer(index: int, seconds: float) -> None:
+    """Without widgets, a line when a rate-limited configuration will be sent again."""
+    print(
+        f"[configuration {index + 1}] rate limited by Heroku (429): sending again in {seconds:.0f} s",
+        flush=True,
+    )
 
 
 def _progress_printer(total: int) -> Callable[[int, Outcome], None]:

@@ -14,6 +14,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from heroku_magic import APIError, ChatResult
+from heroku_magic.ratelimit import DEFAULT_CONCURRENCY
 from heroku_magic.simulator import Simulator
 
 
@@ -515,6 +516,6 @@ def test_an_empty_name_is_refused_not_replaced_by_the_default(
 def test_config_refuses_a_concurrency_below_one(shell: InteractiveShell) -> None:
     panel = shell.magics_manager.registry["PanelMagics"]
     shell.run_line_magic("config", "PanelMagics.concurrency = 0")
-    assert panel.concurrency == 4
-    shell.run_line_magic("config", "PanelMagics.concurrency = 8")
-    assert panel.concurrency == 8
+    assert panel.concurrency == DEFAULT_CONCURRENCY
+    shell.run_line_magic("config", "PanelMagics.concurrency = 3")
+    assert panel.concurrency == 3
