@@ -70,3 +70,10 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop the live views' paint thread (``%unload_ext heroku_magic``)."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

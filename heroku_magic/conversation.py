@@ -20,7 +20,7 @@ from .config import Settings
 from .errors import APIError, HerokuMagicError
 from .events import Done, Error, Event
 from .options import ChatOptions
-from .result import ChatResult, Clock, ResultAccumulator
+from .result import ChatResult, Clock, ResponseState
 
 # Heroku rejects assistant messages with empty content (tool calling needs it filled).
 EMPTY_ANSWER = "(no text)"
@@ -105,7 +105,7 @@ class Conversation:
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system
         messages = self.messages(prompt, key=key, system=system)
-        accumulator = ResultAccumulator(self._clock)
+        accumulator = ResponseState(self._clock)
         events: Iterator[Event] = iter(())
         try:
             events = (client or self.client).events(messages, options)

@@ -14,7 +14,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Unicode
+from traitlets import Bool, Unicode, observe
 
 from .config import DEFAULT_ATTACHMENT
 from .errors import APIError, ConfigurationError, Interrupted, OptionsError
@@ -29,11 +29,12 @@ from .magic_support import (
     request_arguments,
 )
 from .options import ChatOptions, Thinking, parse_effort
+from .paint import DEFAULT_INTERVAL
 from .render import Renderer, drive
 from .render.markdown import first_code_block, render_markdown
 from .render.static import StaticRenderer, history_html
 from .render.text import TextRenderer
-from .result import ChatResult
+from .result import ChatResult, ResponseState
 from .session import DEFAULT_CONVERSATION, Session
 
 _NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -67,16 +68,22 @@ class HerokuMagics(Magics):
     widgets = Bool(
         None, allow_none=True, help="Live widgets: True, False, or None to decide by frontend."
     ).tag(config=True)
-    paint_interval = CheckedFloat(0.1, help="Minimum seconds between repaints of a streaming answer.").tag(
-        config=True
-    )
+    paint_interval = CheckedFloat(
+        DEFAULT_INTERVAL,
+        help="Seconds between repaints of a streaming answer (the first token paints at once).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.session = session or Session()
+        self.session.painter.interval = self.paint_interval
         self._cell_id: str | None = None
         if shell is not None:
             shell.events.register("pre_run_cell", self._remember_cell)
+
+    @observe("paint_interval")
+    def _paint_interval_changed(self, change: Any) -> None:
+        self.session.painter.interval = change["new"]
 
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
@@ -155,8 +162,10 @@ class HerokuMagics(Magics):
         else:
             events = conversation.stream(prompt, options, key=key, client=client)
         turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
+        state = ResponseState()
         try:
-            result = drive(events, self._renderers(args, options.model or client.settings.model_id))
+            renderers = self._renderers(args, options.model or client.settings.model_id, state)
+            result = drive(events, renderers, state)
         except (ConfigurationError, OptionsError) as exc:
             raise UsageError(str(exc)) from None
         except KeyboardInterrupt:
@@ -221,13 +230,13 @@ class HerokuMagics(Magics):
             return True
         return getattr(self.shell, "kernel", None) is not None
 
-    def _renderers(self, args: Any, model: str | None) -> list[Renderer]:
+    def _renderers(self, args: Any, model: str | None, state: ResponseState) -> list[Renderer]:
         text_format = "text" if args.format == "text" else "markdown"
         static = StaticRenderer(publish, text_format)
         if self.use_widgets(args):
-            from .widgets.live import LiveCell, WidgetRenderer
+            from .widgets.live import LiveCell, LiveView
 
-            live = WidgetRenderer(model=model, text_format=text_format, min_interval=self.paint_interval)
+            live = LiveView(state, self.session.painter, model=model, text_format=text_format)
             return [static, LiveCell(live)]
         # A terminal already shows the streamed text; anything else also keeps the static result.
         terminal = type(self.shell).__name__ == "TerminalInteractiveShell"
@@ -333,6 +342,14 @@ def load_ipython_extension(ipython: Any) -> None:
     chat = HerokuMagics(ipython)
     ipython.register_magics(chat)
     ipython.register_magics(PanelMagics(ipython, chat))
+    chat.session.painter.start()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop painting live views (``%unload_ext heroku_magic``); the magics stay until the kernel restarts."""
+    magics = ipython.magics_manager.registry.get("HerokuMagics")
+    if magics is not None:
+        magics.session.painter.stop()
 
 
 def current_session() -> Session:
@@ -346,4 +363,4 @@ def current_session() -> Session:
     return magics.session  # type: ignore[no-any-return]
 
 
-__all__ = ["HerokuMagics", "load_ipython_extension"]
+__all__ = ["HerokuMagics", "load_ipython_extension", "unload_ipython_extension"]

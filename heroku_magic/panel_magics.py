@@ -18,7 +18,14 @@ from traitlets import Int
 
 from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
-from .explore import GRID_FIELDS, ExploreResults, Outcome, configurations, parse_grid, run_grid
+from .explore import (
+    GRID_FIELDS,
+    ExploreResults,
+    Outcome,
+    configurations,
+    parse_grid,
+    run_grid,
+)
 from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
 from .magics import HerokuMagics
 from .ratelimit import DEFAULT_CONCURRENCY
@@ -150,7 +157,7 @@ class PanelMagics(Magics):
             from .widgets.explore import ExploreView
             from .widgets.live import release, widget_bundle
 
-            view = ExploreView(configs, model=model, min_interval=self.chat.paint_interval)
+            view = ExploreView(configs, self.session.painter, model=model)
             handle = display(widget_bundle(view.view), raw=True, display_id=True)
         try:
             results = run_grid(
@@ -160,16 +167,16 @@ class PanelMagics(Magics):
                 concurrency=concurrency,
                 on_event=view.handle if view else None,
                 on_outcome=None if view else _progress_printer(len(configs)),
-                on_retry=None if view else _retry_printer,
+                on_retry=view.retry if view else _retry_printer,
                 system=system,
             )
         except BaseException:
             if view is not None:
-                view.interrupt()
+                view.close()
                 release(handle, view.view)
             raise
         if view is not None:
-            view.finish(results)
+            view.close()
         publish(*explore_bundle(results, prompt))
         if view is not None:
             release(handle, view.view)  # the static comparison has taken the cards' place

@@ -1,8 +1,13 @@
-"""ChatResult, the accumulated outcome of one response, and the accumulator that builds it from events."""
+"""ChatResult, the outcome of one response, and ResponseState, the events folded as they arrive.
+
+The state is folded once, on the thread that reads the stream; live views read it from their paint
+thread through :meth:`ResponseState.progress`, a consistent snapshot taken under the state's lock.
+"""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,11 +69,32 @@ class ChatResult:
         return self.text
 
 
-class ResultAccumulator:
-    """Folds events into a :class:`ChatResult`; the clock is injectable for tests."""
+@dataclass(frozen=True)
+class Progress:
+    """What a live view shows of a response still streaming: a snapshot of its state."""
+
+    text: str
+    reasoning: str
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage | None
+    model: str | None
+    started: float  # clock readings: when the request started, its first token, thinking's start and end
+    first: float | None
+    thinking_since: float | None
+    thinking_until: float | None
+    changes: int  # how many events have been folded: a view repaints only when this moves
+
+
+class ResponseState:
+    """Folds events into the state of one response, and gives its :class:`ChatResult`.
+
+    The clock is injectable for tests. ``add`` and ``progress`` may run on different threads.
+    """
 
     def __init__(self, clock: Clock = time.perf_counter) -> None:
         self._clock = clock
+        self._lock = threading.Lock()
+        self._changes = 0
         self._start = clock()
         self._first: float | None = None
         self._thinking: list[float] = []  # when reasoning started, and when the answer took over
@@ -83,6 +109,11 @@ class ResultAccumulator:
 
     def add(self, event: Event) -> None:
         """Fold one event into the state."""
+        with self._lock:
+            self._changes += 1
+            self._fold(event)
+
+    def _fold(self, event: Event) -> None:
         if isinstance(event, (TextDelta, ReasoningDelta)):
             reasoning = isinstance(event, ReasoningDelta)
             starts_thinking = reasoning and not self._thinking
@@ -118,19 +149,47 @@ class ResultAccumulator:
     @property
     def text(self) -> str:
         """The answer so far."""
-        return "".join(self._text)
+        with self._lock:
+            return _joined(self._text)
 
     @property
     def reasoning(self) -> str:
         """The reasoning so far."""
-        return "".join(self._reasoning)
+        with self._lock:
+            return _joined(self._reasoning)
+
+    @property
+    def changes(self) -> int:
+        """How many events have been folded in."""
+        return self._changes
+
+    def progress(self) -> Progress:
+        """A consistent snapshot for a live view (taken under the lock: the stream may be folding)."""
+        with self._lock:
+            thinking = self._thinking
+            return Progress(
+                text=_joined(self._text),
+                reasoning=_joined(self._reasoning),
+                tool_calls=tuple(self._complete) or self._calls_from_fragments(),
+                usage=self._usage,
+                model=self._info.get("model"),
+                started=self._start,
+                first=self._first,
+                thinking_since=thinking[0] if thinking else None,
+                thinking_until=thinking[1] if len(thinking) > 1 else None,
+                changes=self._changes,
+            )
 
     def result(self, *, interrupted: bool = False) -> ChatResult:
         """The result as of now."""
+        with self._lock:
+            return self._result(interrupted)
+
+    def _result(self, interrupted: bool) -> ChatResult:
         now = self._clock()
         return ChatResult(
-            text=self.text,
-            reasoning=self.reasoning,
+            text=_joined(self._text),
+            reasoning=_joined(self._reasoning),
             tool_calls=tuple(self._complete) or self._calls_from_fragments(),
             tool_results=tuple(self._tool_results),
             usage=self._usage,
@@ -156,3 +215,10 @@ class ResultAccumulator:
             ToolCall(id=slot[0] or f"call_{index}", name=slot[1] or "", arguments=slot[2] or "")
             for index, slot in sorted(self._calls.items())
         )
+
+
+def _joined(pieces: list[str]) -> str:
+    """The pieces as one string, kept joined so that the next join only adds what arrived since."""
+    if len(pieces) > 1:
+        pieces[:] = ["".join(pieces)]
+    return pieces[0] if pieces else ""

@@ -14,6 +14,7 @@ from .client import HerokuClient
 from .config import DEFAULT_ATTACHMENT, Settings
 from .conversation import Conversation
 from .options import ChatOptions
+from .paint import PaintScheduler
 
 DEFAULT_CONVERSATION = "default"
 
@@ -26,6 +27,7 @@ class Session:
         self.defaults = ChatOptions()  # what the controls panel sets
         self.active = DEFAULT_CONVERSATION  # the conversation cells continue when they name none
         self.last_request: dict[str, Any] | None = None
+        self.painter = PaintScheduler()  # paints every live view; the extension starts and stops it
         self._listeners: list[Callable[[], None]] = []
         self._settings = settings or (lambda attachment: Settings.from_env(attachment))
         # Keyed by the whole Settings, whose key is a Secret: vars(session) never shows it.

@@ -39,12 +39,13 @@ def simulator_env(simulator: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simu
 
 @pytest.fixture
 def shell(simulator_env: Simulator) -> Iterator[InteractiveShell]:
-    """A fresh in-process IPython shell with the extension loaded, painting on every event."""
+    """A fresh in-process IPython shell with the extension loaded, painting often."""
     InteractiveShell.clear_instance()
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "heroku_magic")
-    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0")
+    ip.run_line_magic("config", "HerokuMagics.paint_interval = 0.01")
     yield ip
+    ip.run_line_magic("unload_ext", "heroku_magic")  # its paint thread stops
     InteractiveShell.clear_instance()
 
 

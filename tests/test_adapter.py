@@ -11,7 +11,7 @@ import pytest
 
 from heroku_magic.adapter import completion_events, stream_events
 from heroku_magic.events import ReasoningDelta, ResponseInfo, TextDelta, ToolCall, ToolCallDelta, Usage
-from heroku_magic.result import ResultAccumulator
+from heroku_magic.result import ResponseState
 
 RECORDED = sorted((Path(__file__).parent / "fixtures" / "openai-recorded").glob("*.sse"))
 
@@ -31,7 +31,7 @@ def chunk(
 
 
 def fold(chunks: list[Any]) -> Any:
-    accumulator = ResultAccumulator()
+    accumulator = ResponseState()
     for event in stream_events(chunks):
         accumulator.add(event)
     return accumulator.result()
@@ -155,7 +155,7 @@ def test_non_streamed_completion_gives_the_same_events() -> None:
         ],
         "usage": {"prompt_tokens": 13, "completion_tokens": 26, "total_tokens": 39},
     }
-    accumulator = ResultAccumulator()
+    accumulator = ResponseState()
     for event in completion_events(completion, request_id="req-9"):
         accumulator.add(event)
     result = accumulator.result()

@@ -21,7 +21,7 @@ from heroku_magic import (
     Thinking,
 )
 from heroku_magic.events import ReasoningDelta, ResponseInfo, ToolCall, Usage
-from heroku_magic.result import ResultAccumulator
+from heroku_magic.result import ResponseState
 
 
 class Clock:
@@ -36,7 +36,7 @@ class Clock:
 
 
 def test_accumulator_builds_the_whole_result() -> None:
-    accumulator = ResultAccumulator(clock=Clock())  # start=101
+    accumulator = ResponseState(clock=Clock())  # start=101
     for event in [
         ResponseInfo(model="m", response_id="chatcmpl-1", request_id="req-1"),
         ReasoningDelta("think "),  # first token at 102
@@ -66,7 +66,7 @@ def test_accumulator_builds_the_whole_result() -> None:
 
 
 def test_result_json_parses_json_mode_answers() -> None:
-    accumulator = ResultAccumulator()
+    accumulator = ResponseState()
     accumulator.add(TextDelta('```json\n{"a": [1, 2]}\n```'))
     assert accumulator.result().json() == {"a": [1, 2]}
 

@@ -1,4 +1,4 @@
-"""A real kernel (nbclient) runs %%heroku_chat against the simulator; the saved widget state and outputs tell."""
+"""A real kernel (nbclient) runs %%heroku_chat against the simulator; the live view's messages and the outputs tell."""
 
 from __future__ import annotations
 
@@ -8,42 +8,52 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
+from test_live import Column
 
 from heroku_magic.simulator import Simulator
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def execute(*sources: str) -> Any:
+class RecordingClient(NotebookClient):  # type: ignore[misc]
+    """nbclient, also keeping the custom messages widgets receive (the live view's patches)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.patches: list[dict[str, Any]] = []
+
+    def handle_comm_msg(self, outs: Any, msg: dict[str, Any], cell_index: int) -> None:
+        data = msg["content"]["data"]
+        if msg["msg_type"] == "comm_msg" and data.get("method") == "custom":
+            self.patches.append(data["content"])
+        super().handle_comm_msg(outs, msg, cell_index)
+
+
+def execute(*sources: str) -> tuple[Any, list[dict[str, Any]]]:
+    """The executed notebook, and the patches its live views received."""
     notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
-    NotebookClient(notebook, timeout=60, kernel_name="python3", store_widget_state=True).execute()
-    return notebook
+    client = RecordingClient(notebook, timeout=60, kernel_name="python3", store_widget_state=True)
+    client.execute()
+    return notebook, client.patches
 
 
-def widget_states(notebook: Any) -> dict[str, Any]:
-    return notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-
-
-def html_in_outputs(states: dict[str, Any]) -> str:
-    texts = []
-    for state in states.values():
-        for output in state["state"].get("outputs", []) if state["model_name"] == "OutputModel" else []:
-            data = output.get("data", {})
-            assert "text/markdown" not in data  # model text never reaches the frontend as Markdown
-            texts.append(data.get("text/html", ""))
-    return "".join(texts)
-
-
-def test_answer_and_reasoning_arrive_in_widgets_and_static_result_stays(simulator_env: Simulator) -> None:
+def test_answer_and_reasoning_reach_the_live_view_and_the_static_result_stays(
+    simulator_env: Simulator,
+) -> None:
     simulator_env.config.interval = 0.005  # several paints
-    notebook = execute("%load_ext heroku_magic", "%%heroku_chat --thinking 2048\nWhy is the sky blue? echo")
-    states = widget_states(notebook)
-    shown = html_in_outputs(states)
-    assert '<pre class="hm-code">' in shown  # the answer, as sanitized HTML, in output widgets
-    assert "Let me" in shown or "The user wrote" in shown  # the reasoning too
-    accordions = [s["state"] for s in states.values() if s["model_name"] == "AccordionModel"]
-    assert accordions and accordions[0]["titles"][0].startswith("Thought for")
-    assert accordions[0]["selected_index"] is None  # collapsed once the answer started
+    notebook, patches = execute(
+        "%load_ext heroku_magic", "%%heroku_chat --thinking 2048\nWhy is the sky blue? echo"
+    )
+    answer, reasoning = Column(), Column()
+    for patch in patches:
+        for column, name in ((answer, "answer"), (reasoning, "reasoning")):
+            if name in patch:
+                column.apply(patch[name])
+    assert len(patches) >= 2  # the first token at once, then the scheduler's paints
+    assert '<pre class="hm-code">' in "".join(answer.html)  # the answer, as sanitized HTML
+    assert "Let me" in "".join(reasoning.html) + reasoning.tail  # the reasoning too
+    assert any(patch.get("collapse") for patch in patches)  # folded once the answer started
+    assert patches[-1]["clock"]["model"] == "claude-4-5-sonnet"
     outputs = notebook.cells[1].outputs
     # The live view's output was replaced by one that names no model: once the static result has
     # taken over, the widgets are closed, and a reopened notebook shows nothing in their place.
@@ -72,5 +82,5 @@ def test_api_error_fails_the_cell_in_a_kernel(simulator_env: Simulator) -> None:
 
 
 def test_nbformat_is_valid(simulator_env: Simulator) -> None:
-    notebook = execute("%load_ext heroku_magic", "%%heroku_chat\nhello")
+    notebook, _ = execute("%load_ext heroku_magic", "%%heroku_chat\nhello")
     nbformat.validate(notebook)

@@ -1,4 +1,4 @@
-"""Renderers: throttled widget painting, append-only blocks, static bundle, sanitizing, and the driver."""
+"""Renderers: the static bundle, the terminal renderer, sanitizing, and the driver (live views: test_live.py)."""
 
 from __future__ import annotations
 
@@ -18,118 +18,15 @@ from heroku_magic.render import drive
 from heroku_magic.render.markdown import first_code_block, split_blocks
 from heroku_magic.render.static import static_bundle
 from heroku_magic.render.text import TextRenderer
-from heroku_magic.result import ResultAccumulator
+from heroku_magic.result import ResponseState
 from heroku_magic.simulator import Simulator
-from heroku_magic.widgets.live import WidgetRenderer
-
-
-class FakeClock:
-    def __init__(self, step: float) -> None:
-        self.now = 0.0
-        self.step = step
-
-    def __call__(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def finish(events: list[Event]) -> list[Event]:
-    accumulator = ResultAccumulator()
+    accumulator = ResponseState()
     for event in events:
         accumulator.add(event)
     return [*events, Done(accumulator.result())]
-
-
-def test_paints_are_bounded_by_the_rate_for_a_long_stream() -> None:
-    clock = FakeClock(step=0.0005)  # each clock reading advances 0.5 ms
-    renderer = WidgetRenderer(min_interval=0.1, tick=None, clock=clock)
-    events = finish([TextDelta(f"w{i} ") for i in range(20_000)])
-    result = drive(iter(events), [renderer])
-    elapsed = clock.now
-    assert renderer.paints <= elapsed / 0.1 + 3  # first chunk, the rate, the final paint
-    assert renderer.paints >= 2
-    assert result.text.count("w") == 20_000
-    print(f"\n20,000 chunks over {elapsed:.1f} simulated s -> {renderer.paints} paints")
-
-
-def test_first_chunk_paints_at_once_and_the_final_state_always() -> None:
-    clock = FakeClock(step=0.001)
-    renderer = WidgetRenderer(min_interval=10.0, tick=None, clock=clock)
-    renderer.handle(TextDelta("Hello"))
-    assert renderer.paints == 1 and renderer.answer._tail_text == "Hello"
-    renderer.handle(TextDelta(" world"))
-    assert renderer.paints == 1  # throttled
-    renderer.close(ChatResult(text="Hello world"), None)
-    assert renderer.paints == 2 and renderer.answer._tail_text == "Hello world"
-
-
-def test_unthrottled_painting_paints_every_event() -> None:
-    renderer = WidgetRenderer(min_interval=0, tick=None)
-    for piece in ("a", "b", "c"):
-        renderer.handle(TextDelta(piece))
-    assert renderer.paints == 3
-
-
-def test_finished_blocks_are_appended_never_resent() -> None:
-    renderer = WidgetRenderer(min_interval=0, tick=None)
-    renderer.handle(TextDelta("First paragraph.\n\n"))
-    first_block = renderer.answer.box.children[0]
-    first_outputs = first_block.outputs
-    renderer.handle(TextDelta("Second paragraph"))
-    renderer.handle(TextDelta(" grows.\n\nThird"))
-    children = renderer.answer.box.children
-    assert children[0] is first_block and first_block.outputs is first_outputs  # untouched
-    assert len(children) == 3  # two finished blocks + the tail
-    assert children[-1].outputs[0]["data"]["text/plain"] == "Third"
-
-
-def test_reasoning_panel_streams_then_collapses_when_the_answer_starts() -> None:
-    clock = FakeClock(step=0.5)
-    renderer = WidgetRenderer(min_interval=0, tick=None, clock=clock)
-    renderer.handle(ReasoningDelta("Thinking about it."))
-    assert renderer.reasoning_panel.layout.display is None and renderer.reasoning_panel.selected_index == 0
-    assert renderer.reasoning_panel.titles[0].startswith("Thinking…")
-    renderer.handle(TextDelta("Answer."))
-    assert renderer.reasoning_panel.selected_index is None
-    assert renderer.reasoning_panel.titles[0].startswith("Thought for")
-    renderer.reasoning_panel.selected_index = 0  # the user opens it again
-    renderer.handle(TextDelta(" More."))
-    assert renderer.reasoning_panel.selected_index == 0  # and it stays open
-
-
-def test_waiting_state_shows_elapsed_time_until_the_first_token() -> None:
-    renderer = WidgetRenderer(model="claude-4-5-haiku", min_interval=0, tick=0.02)
-    assert "Waiting for claude-4-5-haiku… 0.0 s" in renderer.status.value
-    wait_until(lambda: "0.0 s" not in renderer.status.value)
-    assert "Waiting for claude-4-5-haiku" in renderer.status.value
-    assert "0.0 s" not in renderer.status.value  # the ticker moved the timer with no event arriving
-    renderer.handle(TextDelta("Hi"))
-    assert renderer.status.value == ""
-    renderer.close(ChatResult(text="Hi"), None)
-
-
-def test_widgets_never_carry_raw_html_from_the_model() -> None:
-    renderer = WidgetRenderer(min_interval=0, tick=None)
-    renderer.handle(ReasoningDelta("<script>alert(1)</script>\n\n"))
-    renderer.handle(TextDelta('<img src=x onerror="alert(1)">\n\nok'))
-    bundles = [
-        child.outputs[0]["data"]
-        for view in (renderer.answer, renderer.thoughts)
-        for child in view.box.children
-        if child.outputs
-    ]
-    assert len(bundles) == 3
-    for data in bundles:
-        assert "<script" not in data["text/html"] and "<img" not in data["text/html"]
-        assert "text/markdown" not in data  # never handed to the frontend's Markdown renderer
-
-
-def test_close_hides_the_live_view_for_the_static_result() -> None:
-    renderer = WidgetRenderer(min_interval=0, tick=None)
-    renderer.handle(TextDelta("x"))
-    renderer.close(ChatResult(text="x", interrupted=True), KeyboardInterrupt())
-    assert renderer.view.layout.display == "none"
-    assert "Interrupted" in renderer.status.value
 
 
 def test_static_bundle() -> None:
@@ -238,6 +135,7 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(
     )
     assert wait_until(lambda: not simulator_env.active_streams)  # the connection was closed, not drained
     simulator_env.config.interval = 0
+    ip.run_line_magic("unload_ext", "heroku_magic")
     assert ip.run_cell("%%heroku_chat\nstill there?").success  # the conversation stays usable
     assert len(session.conversation()) == 2
     InteractiveShell.clear_instance()
@@ -245,30 +143,6 @@ def test_kernel_interrupt_mid_stream_keeps_partial_and_closes_connection(
 
 def test_fake_answer_helper_is_consistent() -> None:
     assert [e.text for e in answer("a b") if isinstance(e, TextDelta)] == ["a ", "b "]
-
-
-def test_a_finishing_block_keeps_the_widget_that_showed_it() -> None:
-    # Moving text from the tail into a new widget made browsers show it twice, or not at all, for a
-    # frame (seen in the Playwright recording): the widget already on screen must keep it instead.
-    renderer = WidgetRenderer(min_interval=0, tick=None)
-    renderer.handle(TextDelta("First para"))
-    shown = renderer.answer.box.children[-1]
-    renderer.handle(TextDelta("graph.\n\nSecond"))
-    children = renderer.answer.box.children
-    assert children[0] is shown and shown.outputs[0]["data"]["text/plain"] == "First paragraph.\n\n"
-    assert children[-1] is not shown and children[-1].outputs[0]["data"]["text/plain"] == "Second"
-
-
-def test_reasoning_collapses_only_after_its_last_words_are_drawn() -> None:
-    clock = FakeClock(step=0.001)
-    renderer = WidgetRenderer(min_interval=10.0, tick=None, clock=clock)
-    renderer.handle(ReasoningDelta("First thought. "))  # painted at once
-    renderer.handle(ReasoningDelta("Last thought."))  # throttled: pending
-    renderer.handle(TextDelta("Answer"))  # throttled too: the panel must not close yet
-    assert renderer.reasoning_panel.selected_index == 0
-    renderer.close(ChatResult(text="Answer"), None)
-    assert renderer.thoughts._tail_text == "First thought. Last thought."
-    assert renderer.reasoning_panel.selected_index is None
 
 
 def test_text_renderer_drops_what_a_terminal_would_obey() -> None:

@@ -129,6 +129,7 @@ def test_in_process_outputs_errors_exports_reprs_widgets_and_logs_never_show_the
     texts += [path.read_text() for path in tmp_path.iterdir()]
     texts.append(repr(Widget.get_manager_state(drop_defaults=False)))
     texts += [caplog.text, *(repr(vars(record)) for record in caplog.records)]
+    ip.run_line_magic("unload_ext", "heroku_magic")
     InteractiveShell.clear_instance()
 
     assert leaks(texts) == []

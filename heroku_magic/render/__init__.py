@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from ..events import Done, Error, Event
-from ..result import ChatResult, ResultAccumulator
+from ..result import ChatResult, ResponseState
 
 
 class Renderer(Protocol):
@@ -25,9 +25,15 @@ class Renderer(Protocol):
         """Show the final state of the response."""
 
 
-def drive(events: Iterator[Event], renderers: Sequence[Renderer]) -> ChatResult:
-    """Feed every event to every renderer; close them all; return the result or raise its error."""
-    accumulator = ResultAccumulator()
+def drive(
+    events: Iterator[Event], renderers: Sequence[Renderer], state: ResponseState | None = None
+) -> ChatResult:
+    """Feed every event to every renderer; close them all; return the result or raise its error.
+
+    Events are folded into ``state`` before the renderers see them: a live view given the same
+    state reads it instead of folding the events again.
+    """
+    accumulator = state if state is not None else ResponseState()
     final: Done | Error | None = None
     try:
         for event in events:

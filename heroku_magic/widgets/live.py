@@ -1,233 +1,124 @@
-"""Live rendering in ipywidgets: a waiting state, a reasoning panel, the answer as Markdown, a footer.
+"""The live view of a streaming response: one small widget, one message per paint.
 
-State is folded in on every event, but the frontend is repainted at a bounded rate (rich's ``Live``):
-the first token paints at once, then at most once per ``min_interval``, and the final state always.
-Finished Markdown blocks are appended as their own output widgets and never sent again; only the
-unfinished tail block is re-sent on each paint. Every block is shown as HTML from the one safe
-Markdown renderer. A small ticker thread keeps the timers moving while no tokens arrive (waiting for
-the first token, long thoughts) and paints anything left pending. When the response ends,
-:class:`LiveCell` removes the view from the cell (the static output has taken over) and closes every
-widget in it, so a long session holds no widgets for past answers.
+:class:`ChatView` is an anywidget whose browser side (``chat_view.js``) appends the sanitized HTML
+fragments and text deltas it is sent. :class:`LiveView` ties a response's folded state to it: the
+first token is painted at once, then the kernel's one :class:`~heroku_magic.paint.PaintScheduler`
+repaints it at a bounded rate; each paint is one message carrying only what changed
+(:class:`~heroku_magic.render.live.LivePatcher`). When the response ends, :class:`LiveCell` replaces
+the view in the cell by an empty one (the static output has taken over) and closes its widgets, so
+a long session holds no widgets for past answers.
 """
 
 from __future__ import annotations
 
-import html
+import logging
 import threading
-import time
-from collections.abc import Callable
+import uuid
+from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
+import traitlets
 from IPython.display import display
 
-from ..events import Event, ReasoningDelta, ResponseInfo, TextDelta, ToolCall, Usage
-from ..render.markdown import plain_html, render_markdown, split_blocks, with_code_style
-from ..render.static import footer, status_line
-from ..result import ChatResult
+from ..events import Event, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
+from ..paint import PaintScheduler
+from ..render.live import LivePatcher
+from ..render.markdown import code_css
+from ..result import ChatResult, ResponseState
 
-Clock = Callable[[], float]
-
-
-class _BlockView:
-    """A column of output widgets: one per finished block, plus the tail being written."""
-
-    def __init__(self, text_format: str) -> None:
-        self.box = widgets.VBox(layout=widgets.Layout(overflow="visible"))
-        self._format = text_format
-        self._finished = 0
-        self._tail = widgets.Output()
-        self._tail_text = ""
-        self.box.children = (self._tail,)
-
-    def _bundle(self, text: str, finished: bool = True) -> dict[str, Any]:
-        """An output of ``text``; code in the unfinished tail, rendered again at every paint, is not coloured."""
-        if self._format == "text":
-            html = plain_html(text)
-        else:
-            html = with_code_style(render_markdown(text, highlight=finished))
-        data = {"text/html": html, "text/plain": text}
-        return {"output_type": "display_data", "data": data, "metadata": {}}
-
-    def paint(self, text: str) -> None:
-        """Show ``text``: the tail widget becomes the first newly finished block, a fresh one the tail.
-
-        Nothing on screen is removed or shown twice: the finishing block keeps its widget (its
-        text only grows), so the frontend never renders a moment with both copies or neither.
-        """
-        blocks, tail = split_blocks(text)
-        if len(blocks) > self._finished:
-            finishing, *more = blocks[self._finished :]
-            self._tail.outputs = (self._bundle(finishing),)
-            fresh = []
-            for block in more:
-                out = widgets.Output()
-                out.outputs = (self._bundle(block),)
-                fresh.append(out)
-            self._finished = len(blocks)
-            self._tail = widgets.Output()
-            self._tail_text = ""
-            self.box.children = (*self.box.children, *fresh, self._tail)
-        if tail != self._tail_text:
-            self._tail_text = tail
-            self._tail.outputs = (self._bundle(tail, finished=False),) if tail else ()
+HERE = Path(__file__).parent
+# The first-paint delay is logged for the benchmark (and for anyone asking "why is it slow?").
+log = logging.getLogger("heroku_magic.live")
+_VISIBLE = (TextDelta, ReasoningDelta, ToolCall, ToolCallDelta)
 
 
-class WidgetRenderer:
-    """Streams a response into widgets; ``view`` is the widget to display."""
+def _stylesheet() -> str:
+    """The view's own styles and the colours of highlighted code (constants of ours, no model text)."""
+    code = code_css().removeprefix("<style>").removesuffix("</style>")
+    return (HERE / "chat_view.css").read_text(encoding="utf-8") + code + "\n"
+
+
+class ChatView(anywidget.AnyWidget):
+    """The browser side of a live view; patches reach it as custom messages."""
+
+    _esm = HERE / "chat_view.js"
+    _css = _stylesheet()  # multi-line, so anywidget keeps it as the text it is
+    key = traitlets.Unicode().tag(sync=True)  # the browser keeps each model's patches under it
+    model_name = traitlets.Unicode("").tag(sync=True)  # shown while waiting for the first token
+    title = traitlets.Unicode("").tag(sync=True)  # an exploration card's settings, shown as text
+    note = traitlets.Unicode("").tag(sync=True)  # replaces the status (e.g. why a card was not sent)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(key=uuid.uuid4().hex, **kwargs)
+
+
+class LiveView:
+    """Paints one response's state into a :class:`ChatView`; a renderer for :func:`~heroku_magic.render.drive`."""
 
     def __init__(
         self,
+        state: ResponseState,
+        scheduler: PaintScheduler,
         *,
         model: str | None = None,
         text_format: str = "markdown",
-        min_interval: float = 0.1,
-        tick: float | None = 0.25,
-        clock: Clock = time.perf_counter,
-        hide_on_close: bool = True,
+        title: str = "",
+        note: str = "",
     ) -> None:
-        self._clock = clock
-        self._hide_on_close = hide_on_close
-        self._min_interval = min_interval
-        self._lock = threading.RLock()
-        self._start = clock()
-        self._model = model
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._tools: list[str] = []
-        self._usage: Usage | None = None
-        self._thinking_since: float | None = None
-        self._thinking_until: float | None = None
-        self._dirty = False
-        self._collapse = False
-        self._last_paint: float | None = None
-        self._closed = False
+        self.state = state
+        self.widget = ChatView(model_name=model or "", title=title, note=note)
         self.paints = 0
-
-        self.status = widgets.HTML()
-        self.answer = _BlockView(text_format)
-        self.thoughts = _BlockView("markdown")
-        self.reasoning_panel = widgets.Accordion(
-            children=(self.thoughts.box,), layout=widgets.Layout(display="none")
-        )
-        self.tools = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.footer = widgets.HTML()
-        self.view = widgets.VBox(
-            [self.status, self.reasoning_panel, self.answer.box, self.tools, self.footer],
-            layout=widgets.Layout(width="100%"),
-        )
-        self.view.add_class("heroku-magic-chat")
-        self._paint_timers()
-        self._ticker: threading.Thread | None = None
-        self._stop = threading.Event()
-        if tick:
-            self._ticker = threading.Thread(
-                target=self._tick, args=(tick,), daemon=True, name="heroku-magic-ticker"
-            )
-            self._ticker.start()
-
-    # -- state -------------------------------------------------------------------------------------
+        self._scheduler = scheduler
+        self._format = text_format
+        self._patcher = LivePatcher(text_format)
+        self._passing_note = False  # a note shown until the next answer starts
+        self._lock = threading.Lock()  # the stream's thread and the paint thread both paint
+        self._painted = -1  # the state's change count at the last paint
+        self._closed = False
+        if not note:
+            scheduler.add(self)
 
     def handle(self, event: Event) -> None:
-        """Fold one event into the state; paint if a paint is due."""
-        with self._lock:
-            now = self._clock()
-            if isinstance(event, ReasoningDelta) and event.text:
-                if self._thinking_since is None:
-                    self._thinking_since = now
-                self._reasoning.append(event.text)
-            elif isinstance(event, TextDelta) and event.text:
-                if self._thinking_since is not None and self._thinking_until is None:
-                    self._thinking_until = now
-                    self._collapse = True  # at the next paint, once the last thoughts are drawn
-                self._text.append(event.text)
-            elif isinstance(event, ToolCall):
-                self._tools.append(f"{event.name}({event.arguments})")
-            elif isinstance(event, Usage):
-                self._usage = event
-            elif isinstance(event, ResponseInfo) and event.model:
-                self._model = event.model
-            else:
-                return
-            self._dirty = True
-            first = self._last_paint is None and (self._text or self._reasoning)
-            if first or (self._last_paint is not None and now - self._last_paint >= self._min_interval):
-                self._paint(now)
+        """Paint the first token at once (the state has folded it already); later ones at the scheduler's pace."""
+        if self.paints == 0 and isinstance(event, _VISIBLE):
+            self.repaint(self._scheduler.clock())
 
-    def close(self, result: ChatResult, error: BaseException | None) -> None:
-        """Paint the final state, then hide the live view: the static output takes its place."""
+    def repaint(self, now: float) -> None:
+        """Send what changed since the last paint, if anything did."""
+        with self._lock:
+            if self._closed or self.state.changes == self._painted:
+                return
+            progress = self.state.progress()
+            self._painted = progress.changes
+            patch = self._patcher.patch(progress, now)
+            if not patch:
+                return
+            self.widget.send(patch)
+            self.paints += 1
+            if self._passing_note:
+                self._passing_note = False
+                self.widget.note = ""
+        if self.paints == 1 and progress.first is not None:
+            log.debug("first paint %.6f s after the first token", now - progress.first)
+
+    def restart(self, note: str) -> None:
+        """Start again from a blank view, showing ``note`` until the new answer starts (a configuration sent again)."""
+        with self._lock:
+            self.state = ResponseState(self._scheduler.clock)
+            self._patcher = LivePatcher(self._format)
+            self._painted = -1
+            self.paints = 0
+            self._passing_note = True
+            self.widget.note = note
+            self.widget.send({"clear": True})
+
+    def close(self, result: ChatResult | None = None, error: BaseException | None = None) -> None:
+        """Stop painting. No final paint: the static output replaces the view at once."""
         with self._lock:
             self._closed = True
-            now = self._clock()
-            if self._thinking_since is not None and self._thinking_until is None:
-                self._thinking_until = now
-            self._paint(now)
-            status = status_line(result, error)
-            self.status.value = f"<b>{html.escape(status)}</b>" if status else ""
-            self.footer.value = f"<small>{html.escape(footer(result))}</small>"
-            if self._hide_on_close:
-                self.view.layout.display = "none"
-        self._stop.set()
-        if self._ticker is not None and self._ticker is not threading.current_thread():
-            self._ticker.join()
-
-    @property
-    def thinking_time(self) -> float | None:
-        """How long the model thought, once it has started thinking."""
-        if self._thinking_since is None:
-            return None
-        return (self._thinking_until or self._clock()) - self._thinking_since
-
-    # -- painting ----------------------------------------------------------------------------------
-
-    def _paint(self, now: float) -> None:
-        self.paints += 1
-        self._last_paint = now
-        self._dirty = False
-        if self._reasoning:
-            if self.reasoning_panel.layout.display == "none":
-                self.reasoning_panel.layout.display = None
-                self.reasoning_panel.selected_index = 0
-            self.thoughts.paint("".join(self._reasoning))
-        if self._collapse:
-            # Collapse the thoughts once the answer starts (the user may open them again): after
-            # the last reasoning is drawn and before the first answer text, so neither is missed.
-            self._collapse = False
-            self.reasoning_panel.selected_index = None
-        self.answer.paint("".join(self._text))
-        if self._tools:
-            self.tools.layout.display = None
-            self.tools.value = "".join(f"<div>🔧 <code>{html.escape(t)}</code></div>" for t in self._tools)
-        self._paint_timers(now)
-
-    def _paint_timers(self, now: float | None = None) -> None:
-        now = self._clock() if now is None else now
-        elapsed = now - self._start
-        model = html.escape(self._model or "the model")
-        if not (self._text or self._reasoning or self._tools):
-            self.status.value = f"<i>⏳ Waiting for {model}… {elapsed:.1f} s</i>"
-        elif self.status.value and not self._closed:
-            self.status.value = ""
-        if self._thinking_since is not None:
-            thought = (self._thinking_until or now) - self._thinking_since
-            done = self._thinking_until is not None
-            self.reasoning_panel.set_title(
-                0, f"Thought for {thought:.1f} s" if done else f"Thinking… {thought:.1f} s"
-            )
-        if not self._closed:
-            tokens = f" · {self._usage.completion_tokens} tokens" if self._usage else ""
-            self.footer.value = f"<small>{model} · {elapsed:.1f} s{tokens}</small>"
-
-    def _tick(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            with self._lock:
-                if self._closed:
-                    return
-                now = self._clock()
-                if self._dirty and (self._last_paint is None or now - self._last_paint >= self._min_interval):
-                    self._paint(now)
-                else:
-                    self._paint_timers(now)
+        self._scheduler.remove(self)
 
 
 def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
@@ -267,20 +158,20 @@ def close_widgets(root: widgets.Widget) -> None:
 
 
 class LiveCell:
-    """Shows a live renderer in the cell; at the end, removes its view and frees its widgets."""
+    """Shows a live view in the cell; at the end, removes it and frees its widgets."""
 
-    def __init__(self, live: WidgetRenderer) -> None:
+    def __init__(self, live: LiveView) -> None:
         self.live = live
-        self._handle = display(widget_bundle(live.view), raw=True, display_id=True)
+        self._handle = display(widget_bundle(live.widget), raw=True, display_id=True)
 
     def handle(self, event: Event) -> None:
-        """Pass the event to the live renderer."""
+        """Pass the event to the live view."""
         self.live.handle(event)
 
     def close(self, result: ChatResult, error: BaseException | None) -> None:
-        """Final paint, then the view leaves the cell (the static output has taken its place)."""
-        self.live.close(result, error)
-        release(self._handle, self.live.view)
+        """The view leaves the cell (the static output has taken its place)."""
+        self.live.close()
+        release(self._handle, self.live.widget)
 
 
 def release(handle: Any, view: widgets.Widget) -> None:

@@ -29,7 +29,7 @@ RUN_TIMEOUT = 40.0  # seconds for all cells to finish (they take ~5 s)
 SAMPLE_EVERY_MS = 30
 
 # Selectors inside one cell. The static result (sanitized HTML) is a direct output of the cell; the
-# live view's HTML lives deeper, inside Output widgets.
+# live view's HTML lives deeper, inside its widget.
 STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
 ERRORS = (
     '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
@@ -52,10 +52,10 @@ SAMPLER = """([cellIndex, every, staticSelector]) => {
     const chat = cell && cell.querySelector('.heroku-magic-chat');
     const done = !!cell && !!cell.querySelector(staticSelector);
     if (!chat && !done) return;  // not started yet (at the end the live view leaves the cell)
-    const answer = chat && chat.querySelector(':scope > .widget-vbox');
-    const accordion = chat && chat.querySelector(':scope > .widget-accordion');
-    const contents = accordion && accordion.querySelector('.jupyter-widget-Collapse-contents');
-    const title = accordion && accordion.querySelector('.jupyter-widget-Collapse-header');
+    const answer = chat && chat.querySelector(':scope > .hm-answer');
+    const accordion = chat && chat.querySelector(':scope > details.hm-reasoning');
+    const contents = accordion && accordion.querySelector(':scope > .hm-column');
+    const title = accordion && accordion.querySelector(':scope > summary');
     window.__samples.push({
       t: Math.round(performance.now()),
       answer: answer ? answer.textContent.trim().length : 0,

@@ -77,8 +77,8 @@ SAMPLER = """([cellIndex, every]) => {
   const shown = (el) => !!el && el.getClientRects().length > 0;
   window.__exploreSampler = setInterval(() => {
     const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
-    const cards = [...cell.querySelectorAll('.heroku-magic-explore .heroku-magic-card')].map((card) => {
-      const answer = card.querySelector('.heroku-magic-chat > .widget-vbox');
+    const cards = [...cell.querySelectorAll('.heroku-magic-explore .hm-card')].map((card) => {
+      const answer = card.querySelector(':scope > .hm-answer');
       const box = card.getBoundingClientRect();
       return {
         answer: answer ? answer.textContent.trim().length : 0,

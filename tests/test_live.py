@@ -1,0 +1,343 @@
+"""The live view: what each paint sends (patches), when paints happen (the scheduler), and its widget.
+
+The patches are replayed by a copy of what ``chat_view.js`` does with them, and checked against
+independent oracles: the whole text split in one go, html5lib's reading of the HTML, and the
+safety oracle of test_safety. The browser itself is tested in tests/browser.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import html5lib
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_safety import FRAGMENTS, assert_safe
+
+from heroku_magic.events import ReasoningDelta, ResponseInfo, TextDelta, ToolCall, Usage
+from heroku_magic.explore import Configuration
+from heroku_magic.options import ChatOptions
+from heroku_magic.paint import PaintScheduler
+from heroku_magic.render.live import LivePatcher
+from heroku_magic.render.markdown import render_markdown, split_blocks
+from heroku_magic.result import ResponseState
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Column:
+    """What the browser holds of one column: the HTML fragments appended, and the tail text."""
+
+    html: list[str] = field(default_factory=list)
+    tail: str = ""
+
+    def apply(self, change: dict[str, Any]) -> None:
+        """chat_view.js's applyColumn."""
+        if change.get("html"):
+            self.html.append(change["html"])
+        self.tail = change["tail"] if change.get("reset") else self.tail + change["tail"]
+
+
+def visible_text(html: str) -> str:
+    """The text a browser shows for ``html`` (as html5lib parses it), whitespace collapsed."""
+    fragment = html5lib.parseFragment(html, namespaceHTMLElements=False)
+    return " ".join("".join(fragment.itertext()).split())
+
+
+def stream(pieces: list[str], paints: list[bool]) -> tuple[Column, list[dict[str, Any]], str]:
+    """Feed ``pieces`` as answer text, painting after piece i when paints[i]; replay every patch."""
+    clock = FakeClock()
+    state, patcher, page = ResponseState(clock), LivePatcher(), Column()
+    patches = []
+    text = ""
+    for piece, paint in zip(pieces, paints, strict=True):
+        state.add(TextDelta(piece))
+        text += piece
+        if paint:
+            patch = patcher.patch(state.progress(), clock())
+            if patch:
+                patches.append(patch)
+                page.apply(patch["answer"])
+                assert page.tail == split_blocks(text)[1]  # the browser's tail is the text's tail
+    return page, patches, text
+
+
+chunks = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks, st.data())
+def test_the_tail_in_the_browser_is_always_the_texts_unfinished_block(pieces: list[str], data: Any) -> None:
+    paints = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
+    _, patches, _ = stream(pieces, paints)
+    for patch in patches:
+        if "html" in patch["answer"]:
+            assert_safe(patch["answer"]["html"])  # hostile text never reaches the browser as HTML
+    assert all(json.loads(json.dumps(patch)) == patch for patch in patches)  # JSON-ready as is
+
+
+# Without link references, math or HTML-ish text, how finished blocks are grouped into paints
+# cannot change what they say: the oracle is the whole text's blocks, each rendered on its own.
+PLAIN = [
+    "word ",
+    "x",
+    "\n",
+    "\n\n",
+    "- ",
+    "1. ",
+    "# ",
+    "```",
+    "**",
+    "`",
+    "> ",
+    "|a|b|\n|-|-|\n",
+    "\\",
+    "&",
+    "  ",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN), min_size=1, max_size=40), st.data())
+def test_what_the_browser_shows_does_not_depend_on_when_paints_happen(pieces: list[str], data: Any) -> None:
+    paints = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
+    paints[-1] = True
+    page, _, text = stream(pieces, paints)
+    blocks, tail = split_blocks(text)
+    assert page.tail == tail
+    expected = "".join(render_markdown(block) for block in blocks)
+    assert visible_text("".join(page.html)) == visible_text(expected)
+
+
+def test_a_finished_block_is_sent_once_and_the_tail_as_deltas() -> None:
+    page, patches, _ = stream(["First para", "graph.\n\nSec", "ond"], [True, True, True])
+    assert patches[0]["answer"] == {"tail": "First para"}
+    assert patches[1]["answer"] == {"html": "<p>First paragraph.</p>\n", "tail": "Sec", "reset": True}
+    assert patches[2]["answer"] == {"tail": "ond"}  # only what arrived: never the whole tail again
+    assert page.html == ["<p>First paragraph.</p>\n"] and page.tail == "Second"
+
+
+def test_reasoning_then_answer_collapses_the_thoughts_once_and_times_them() -> None:
+    clock = FakeClock()
+    state, patcher = ResponseState(clock), LivePatcher()
+    clock.now += 1.0
+    state.add(ReasoningDelta("Let me think."))
+    first = patcher.patch(state.progress(), clock())
+    assert first["reasoning"] == {"tail": "Let me think."}
+    assert first["thinking"] == {"start": 1.0, "end": None} and "collapse" not in first
+    clock.now += 2.5
+    state.add(TextDelta("Answer"))
+    second = patcher.patch(state.progress(), clock())
+    assert second["thinking"] == {"start": 1.0, "end": 3.5} and second["collapse"] is True
+    state.add(TextDelta(" more"))
+    third = patcher.patch(state.progress(), clock())
+    assert "collapse" not in third and "thinking" not in third  # the user may have opened it again
+    assert patcher.patch(state.progress(), clock()) == {}  # nothing changed, nothing to send
+
+
+def test_the_clock_model_tokens_and_tool_calls_travel_with_a_change() -> None:
+    clock = FakeClock()
+    state, patcher = ResponseState(clock), LivePatcher()
+    state.add(ResponseInfo(model="claude-4-5-haiku"))
+    state.add(ToolCall("call_1", "get_weather", '{"city": "Paris"}'))
+    clock.now += 0.25
+    state.add(Usage(prompt_tokens=3, completion_tokens=7, total_tokens=10))
+    patch = patcher.patch(state.progress(), clock())
+    assert patch["tools"] == ['get_weather({"city": "Paris"})']
+    assert patch["clock"] == {"elapsed": 0.25, "model": "claude-4-5-haiku", "tokens": 7}
+
+
+# -- the scheduler -------------------------------------------------------------------------------
+
+
+class CountingView:
+    """A view that records the times it was asked to repaint."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.painted = threading.Event()
+
+    def repaint(self, now: float) -> None:
+        self.times.append(now)
+        self.painted.set()
+
+
+def test_a_step_repaints_every_registered_view_with_the_schedulers_clock() -> None:
+    clock = FakeClock()
+    scheduler = PaintScheduler(clock=clock)
+    scheduler.start()
+    try:
+        views = [CountingView(), CountingView()]
+        for view in views:
+            scheduler.add(view)
+        scheduler.step()
+        clock.now += 1
+        scheduler.remove(views[0])
+        scheduler.step()
+        assert views[0].times == [100.0] and views[1].times == [100.0, 101.0]
+    finally:
+        scheduler.stop()
+
+
+def test_one_paint_thread_whatever_the_number_of_views_and_none_after_stop() -> None:
+    before = threading.active_count()
+    scheduler = PaintScheduler(interval=0.01)
+    with pytest.raises(RuntimeError, match="not running"):
+        scheduler.add(CountingView())  # views painted by no one would silently freeze
+    scheduler.start()
+    scheduler.start()  # idempotent
+    views = [CountingView() for _ in range(64)]
+    for view in views:
+        scheduler.add(view)
+    assert threading.active_count() == before + 1
+    assert all(view.painted.wait(30) for view in views)  # the thread paints them all
+    scheduler.stop()
+    assert threading.active_count() == before and not scheduler.running
+
+
+def test_a_view_that_fails_to_paint_is_dropped_and_the_others_go_on(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def repaint(self, now: float) -> None:
+            raise RuntimeError("comm closed")
+
+    scheduler = PaintScheduler(clock=FakeClock())
+    scheduler.start()
+    try:
+        good = CountingView()
+        scheduler.add(Broken())
+        scheduler.add(good)
+        scheduler.step()
+        scheduler.step()
+        assert len(good.times) == 2
+        assert caplog.text.count("a live view failed to paint") == 1
+    finally:
+        scheduler.stop()
+
+
+# -- the widget ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The patches live views send (what the browser would receive), in order."""
+    from heroku_magic.widgets.live import ChatView
+
+    messages: list[dict[str, Any]] = []
+    monkeypatch.setattr(ChatView, "send", lambda self, content, buffers=None: messages.append(content))
+    return messages
+
+
+@pytest.fixture
+def scheduler() -> Any:
+    """A running scheduler whose thread never wakes by itself (tests step it)."""
+    clock = FakeClock()
+    painter = PaintScheduler(interval=3600, clock=clock)
+    painter.start()
+    yield painter
+    painter.stop()
+
+
+def test_first_token_paints_at_once_then_only_the_scheduler_paints(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    from heroku_magic.widgets.live import LiveView
+
+    caplog.set_level(logging.DEBUG, logger="heroku_magic.live")
+    state = ResponseState(scheduler.clock)
+    live = LiveView(state, scheduler, model="m")
+    for event in (ResponseInfo(model="m"), TextDelta("Hel")):
+        state.add(event)
+        live.handle(event)
+    assert len(sent) == 1 and sent[0]["answer"] == {"tail": "Hel"}  # before any scheduler round
+    for piece in ["lo", " wor", "ld"] * 1000:
+        state.add(TextDelta(piece))
+        live.handle(TextDelta(piece))
+    assert len(sent) == 1  # 3,000 more tokens: no paint until the scheduler's round
+    scheduler.step()
+    scheduler.step()  # nothing changed since: nothing sent
+    assert len(sent) == 2 and sent[1]["answer"]["tail"] == "lo world" * 1000
+    assert [r.getMessage() for r in caplog.records] == ["first paint 0.000000 s after the first token"]
+    live.close()
+    state.add(TextDelta("late"))
+    scheduler.step()
+    assert len(sent) == 2  # a closed view is not painted
+
+
+def test_exploration_cards_share_the_one_paint_thread(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler
+) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    from heroku_magic.widgets.explore import ExploreView
+    from heroku_magic.widgets.live import close_widgets
+
+    threads, widgets = threading.active_count(), len(_instances)
+    configs = [Configuration({"temperature": n / 64}, ChatOptions(temperature=n / 64)) for n in range(64)]
+    configs.append(Configuration({"top_k": -1}, None, "top_k must be positive"))
+    grid = ExploreView(configs, scheduler, model="m")
+    assert threading.active_count() == threads
+    for index in range(64):
+        grid.handle(index, TextDelta(f"card {index}"))
+    assert len(sent) == 64  # each card's first token, painted at once
+    assert grid.cards[64].widget.note == "Not sent: top_k must be positive"
+    for index in range(64):
+        grid.handle(index, TextDelta(" more"))
+    scheduler.step()
+    assert len(sent) == 128  # one message per card per round
+    grid.close()
+    close_widgets(grid.view)
+    assert len(_instances) == widgets
+
+
+def test_patches_never_carry_model_text_as_html_outside_the_renderers_output(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler
+) -> None:
+    from heroku_magic.widgets.live import LiveView
+
+    state = ResponseState(scheduler.clock)
+    live = LiveView(state, scheduler)
+    hostile = '<img src=x onerror="alert(1)">'
+    for event in (ReasoningDelta(f"<script>alert(1)</script>\n\n{hostile}"), TextDelta(f"{hostile}\n\nok")):
+        state.add(event)
+        live.handle(event)
+    state.add(ToolCall("c", hostile, hostile))
+    scheduler.step()
+    live.close()
+    for patch in sent:
+        for name in ("answer", "reasoning"):
+            if "html" in patch.get(name, {}):
+                assert_safe(patch[name]["html"])
+    # The hostile text is shown, but only through the channels the browser inserts as text.
+    as_text = [patch[n]["tail"] for patch in sent for n in ("answer", "reasoning") if n in patch]
+    as_text += [call for patch in sent for call in patch.get("tools", [])]
+    assert hostile in "".join(as_text) and f"{hostile}({hostile})" in as_text
+
+
+def test_a_rate_limited_card_starts_afresh_and_says_why_until_it_answers(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler
+) -> None:
+    from heroku_magic.widgets.explore import ExploreView
+
+    grid = ExploreView([Configuration({}, ChatOptions())], scheduler, model="m")
+    grid.handle(0, TextDelta("first attempt"))
+    grid.retry(0, 2.0)
+    card = grid.cards[0]
+    assert sent[-1] == {"clear": True} and card.widget.note.startswith("Rate limited by Heroku (429)")
+    grid.handle(0, TextDelta("second"))
+    assert sent[-1]["answer"] == {"tail": "second"}  # the new attempt only, from a blank page
+    assert card.widget.note == ""
+    grid.close()
