@@ -7,6 +7,9 @@ thing in every magic.
 from __future__ import annotations
 
 import html
+import importlib.util
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +32,6 @@ from .explore import (
 from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
 from .magics import HerokuMagics
 from .ratelimit import DEFAULT_CONCURRENCY
-from .render.static import explore_bundle
 
 MAX_CONFIGURATIONS = 64
 
@@ -152,6 +154,7 @@ class PanelMagics(Magics):
             raise UsageError(str(exc)) from None
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
+        warming = _warm_chart_libraries()
         view, handle = None, None
         if self.chat.use_widgets(args):
             from .widgets.explore import ExploreView
@@ -177,7 +180,14 @@ class PanelMagics(Magics):
             raise
         if view is not None:
             view.close()
-        publish(*explore_bundle(results, prompt))
+        from .render.static import chart_bundle, explore_bundle
+
+        if warming is not None:
+            warming.join()
+        chart = chart_bundle(results)
+        publish(*explore_bundle(results, prompt, text_chart=chart is None))
+        if chart is not None:
+            publish(*chart)
         if view is not None:
             release(handle, view.view)  # the static comparison has taken the cards' place
         return results
@@ -246,6 +256,20 @@ class PanelMagics(Magics):
             ]
         )
         display(widget_bundle(panel), raw=True)
+
+
+def _warm_chart_libraries() -> threading.Thread | None:
+    """Import matplotlib, when installed, on a thread: it loads while the grid waits for Heroku, not after."""
+    if "matplotlib.figure" in sys.modules or importlib.util.find_spec("matplotlib") is None:
+        return None
+    thread = threading.Thread(target=_import_chart_libraries, name="heroku-magic-chart-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_chart_libraries() -> None:
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
 
 
 def _retry_printer(index: int, seconds: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import sys
 import time
@@ -25,6 +27,16 @@ def run(ip: InteractiveShell, source: str) -> Any:
     outcome.outputs = captured.outputs
     outcome.stdout = captured.stdout
     return outcome
+
+
+def comparison(outcome: Any) -> str:
+    """The HTML of the comparison an exploration leaves (table, answers)."""
+    return next(o.data["text/html"] for o in outcome.outputs if "Explored" in o.data.get("text/html", ""))
+
+
+def chart_outputs(outcome: Any) -> list[dict[str, Any]]:
+    """The image outputs of a cell."""
+    return [o.data for o in outcome.outputs if "image/png" in o.data]
 
 
 def chat_bodies(sim: Simulator) -> list[dict[str, Any]]:
@@ -218,10 +230,15 @@ def test_explore_runs_every_combination_and_compares(shell: InteractiveShell, si
     assert all(
         r["latency_s"] is not None and r["completion_tokens"] and r["finish_reason"] == "stop" for r in rows
     )
-    static = outcome.outputs[-1].data["text/html"]
+    static = comparison(outcome)
     headers = re.findall(r"<th[^>]*>([^<]*)</th>", static)
     assert headers == ["settings", "latency", "first token", "tokens", "tok/s", "finish"]
-    assert "temperature=0.5, model=claude-4-5-sonnet" in static and "<pre>latency" in static
+    assert "temperature=0.5, model=claude-4-5-sonnet" in static
+    # With matplotlib the chart is an image (its text version the fallback), not text in the HTML.
+    [chart] = chart_outputs(outcome)
+    assert "<pre>latency" not in static and chart["text/plain"] == runs.chart_text()
+    image = pytest.importorskip("matplotlib.image")
+    assert image.imread(io.BytesIO(base64.b64decode(chart["image/png"])), format="png").shape[:2] == (300, 900)
     assert len(heroku_magic.current_session().conversation()) == 0  # exploring does not add turns
 
 
@@ -234,7 +251,18 @@ def test_explore_without_widgets_prints_a_line_as_each_configuration_finishes(
     assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
     assert any("temperature=0, thinking=off: " in line and " tokens · stop" in line for line in lines)
     assert any("temperature=0, thinking=1024: error: " in line for line in lines)
-    assert "<th>settings</th>" in outcome.outputs[-1].data["text/html"]
+    assert "<th>settings</th>" in comparison(outcome)
+
+
+def test_without_matplotlib_the_chart_is_text_in_the_comparison(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    outcome = run(shell, "%%heroku_explore --grid temperature=0,1 --out runs\nhi")
+    assert outcome.success and not chart_outputs(outcome)
+    assert "<pre>latency" in comparison(outcome)
 
 
 def test_results_turn_into_a_dataframe_when_pandas_is_there(
@@ -268,7 +296,7 @@ def test_one_failing_configuration_does_not_stop_the_others(
     assert "403" in by_label[("no-such-model", False)]["error"]
     assert "temperature 1" in by_label[("claude-4-5-haiku", True)]["error"]  # refused before sending
     assert len(chat_bodies(simulator)) == 2
-    assert "<strong>Failed:</strong>" in outcome.outputs[-1].data["text/html"]
+    assert "<strong>Failed:</strong>" in comparison(outcome)
 
 
 def test_concurrent_runs_finish_in_well_under_the_sum(shell: InteractiveShell, simulator: Simulator) -> None:
@@ -293,9 +321,9 @@ def test_explore_with_widgets_streams_into_cards(shell: InteractiveShell) -> Non
     widgets_before = len(_instances)
     outcome = run(shell, "%%heroku_explore --grid temperature=0,1 --out runs\nhi")
     assert outcome.success
-    shown, static, removed = (o.data for o in outcome.outputs)
+    shown, static, chart, removed = (o.data for o in outcome.outputs)
     assert shown["application/vnd.jupyter.widget-view+json"]["model_id"]
-    assert static["text/html"].count("<h4>temperature=") == 2
+    assert static["text/html"].count("<h4>temperature=") == 2 and "image/png" in chart
     # Once the comparison is shown the cards leave the cell, and their widgets are closed.
     assert removed["application/vnd.jupyter.widget-view+json"]["model_id"] == ""
     assert len(_instances) == widgets_before

@@ -8,15 +8,18 @@ only through :mod:`.markdown`'s renderer; everything else here is our own markup
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..conversation import Conversation
 from ..events import Event
-from ..explore import ExploreResults
 from ..result import ChatResult
 from .markdown import inline_text, plain_html, render_markdown, with_code_style
+
+if TYPE_CHECKING:
+    from ..conversation import Conversation
+    from ..explore import ExploreResults
 
 METADATA_KEY = "heroku_magic"
 Bundle = tuple[dict[str, str], dict[str, Any]]
@@ -144,13 +147,14 @@ class StaticRenderer:
         self._publish(data, metadata)
 
 
-def explore_bundle(results: ExploreResults, prompt: str) -> Bundle:
-    """The static result of a grid run: comparison table, chart, then every answer."""
+def explore_bundle(results: ExploreResults, prompt: str, *, text_chart: bool = True) -> Bundle:
+    """The static result of a grid run: comparison table, the text chart (unless drawn as an image), every answer."""
     parts = [
         f"<p><strong>Explored {len(results)} configurations</strong> for: {inline_text(_one_line(prompt))}</p>",
         render_markdown(results.table_markdown()),
-        plain_html(results.chart_text()),
     ]
+    if text_chart:
+        parts.append(plain_html(results.chart_text()))
     for outcome in results:
         parts.append(f"<h4>{inline_text(outcome.configuration.label)}</h4>")
         result = outcome.result
@@ -164,6 +168,17 @@ def explore_bundle(results: ExploreResults, prompt: str) -> Bundle:
     plain = results.table_markdown() + "\n\n" + results.chart_text()
     metadata = {METADATA_KEY: {"explore": [_json_row(o.row()) for o in results]}}
     return {"text/html": with_code_style("\n".join(parts)), "text/plain": plain}, metadata
+
+
+def chart_bundle(results: ExploreResults) -> Bundle | None:
+    """The comparison drawn as a PNG (its text chart as the fallback), or None without matplotlib."""
+    from .chart import comparison_png
+
+    png = comparison_png(results)
+    if png is None:
+        return None
+    encoded = base64.b64encode(png).decode("ascii")  # as notebooks store images
+    return {"image/png": encoded, "text/plain": results.chart_text()}, {}
 
 
 def _one_line(text: str, limit: int = 120) -> str:
