@@ -10,10 +10,9 @@ In IPython/Jupyter, ``%load_ext heroku_magic`` adds the ``%%heroku_chat`` magics
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .conversation import Conversation, Turn
 from .errors import APIError, ConfigurationError, HerokuMagicError, OptionsError
 from .events import (
     Done,
@@ -29,6 +28,9 @@ from .events import (
 )
 from .options import ChatOptions, Thinking
 from .result import ChatResult
+
+if TYPE_CHECKING:
+    from .conversation import Conversation, Turn
 
 __version__ = "0.1.0"
 
@@ -56,6 +58,15 @@ __all__ = [
     "current_session",
     "load_ipython_extension",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Conversation`` and ``Turn`` on first use: they load the HTTP client, which %load_ext does not need."""
+    if name in ("Conversation", "Turn"):
+        from . import conversation
+
+        return getattr(conversation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def current_session() -> Any:

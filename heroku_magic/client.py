@@ -7,8 +7,6 @@ stays fast.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -141,6 +139,9 @@ class HerokuClient:
 
     def available_models(self, timeout: float = 30.0) -> list[ModelInfo]:
         """Heroku's public model catalogue (``GET /available-models``, sent without the key)."""
+        import urllib.error  # here, not at the top: http.client and email cost %load_ext ~20 ms
+        import urllib.request
+
         url = self.settings.root_url + "/available-models"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:

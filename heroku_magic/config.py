@@ -7,7 +7,6 @@ like ``INFERENCE_CYAN`` or ``DIFFUSION``.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +54,8 @@ class Secret:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Secret):
             return NotImplemented
+        import hmac  # here, not at the top: it loads OpenSSL, a cost %load_ext need not pay
+
         return hmac.compare_digest(self._value.encode(), other._value.encode())
 
     def __hash__(self) -> int:

@@ -13,18 +13,18 @@ import itertools
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .client import ChatClient
-from .conversation import Conversation
 from .errors import APIError, OptionsError
 from .events import Done, Error, Event
 from .options import ChatOptions, Thinking, parse_effort
 from .ratelimit import DEFAULT_CONCURRENCY, Backoff, ConcurrencyLimiter
 from .result import ChatResult
+
+if TYPE_CHECKING:
+    from .client import ChatClient
 
 GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
 EventSink = Callable[[int, Event], None]
@@ -231,6 +231,8 @@ def run_grid(
     def attempt(index: int, config: Configuration, options: ChatOptions) -> tuple[Outcome, Exception | None]:
         # A one-off turn: the conversation machinery builds the messages, folds the events,
         # ends in Done or Error and closes the connection when the loop stops early.
+        from .conversation import Conversation  # here: loading the extension need not load the client
+
         events = Conversation(client=client, system=system).stream(prompt, options, record=False)
         with closing(events):
             for event in events:
@@ -269,6 +271,8 @@ def run_grid(
                 return interrupted(config)
 
     workers = max(1, min(limiter.limit, len(configs)))
+    from concurrent.futures import ThreadPoolExecutor, as_completed  # on first use: %load_ext stays fast
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="heroku-explore") as pool:
         futures = {pool.submit(one, index, config): index for index, config in enumerate(configs)}
         outcomes: dict[int, Outcome] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -30,12 +30,14 @@ from .magic_support import (
 )
 from .options import ChatOptions, Thinking, parse_effort
 from .paint import DEFAULT_INTERVAL
-from .render import Renderer, drive
-from .render.markdown import first_code_block, render_markdown
-from .render.static import StaticRenderer, history_html
-from .render.text import TextRenderer
-from .result import ChatResult, ResponseState
 from .session import DEFAULT_CONVERSATION, Session
+
+if TYPE_CHECKING:
+    from .render import Renderer
+    from .result import ChatResult, ResponseState
+
+# The renderers, the client and the Markdown parser are imported by the magics that use them, on
+# first use: %load_ext loads only what registering the magics needs.
 
 _NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 FORMATS = ("markdown", "text", "code")
@@ -162,6 +164,9 @@ class HerokuMagics(Magics):
         else:
             events = conversation.stream(prompt, options, key=key, client=client)
         turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
+        from .render import drive
+        from .result import ResponseState
+
         state = ResponseState()
         try:
             renderers = self._renderers(args, options.model or client.settings.model_id, state)
@@ -231,6 +236,9 @@ class HerokuMagics(Magics):
         return getattr(self.shell, "kernel", None) is not None
 
     def _renderers(self, args: Any, model: str | None, state: ResponseState) -> list[Renderer]:
+        from .render.static import StaticRenderer
+        from .render.text import TextRenderer
+
         text_format = "text" if args.format == "text" else "markdown"
         static = StaticRenderer(publish, text_format)
         if self.use_widgets(args):
@@ -247,6 +255,8 @@ class HerokuMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = result
         if args.format == "code":
+            from .render.markdown import first_code_block
+
             code = first_code_block(result.text)
             if code is None:
                 print("--format code: the answer has no code block, so no cell was added.")
@@ -278,6 +288,8 @@ class HerokuMagics(Magics):
                 raise UsageError(f"--export: cannot write {args.export}: {exc.strerror or exc}") from None
             print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
             return
+        from .render.static import history_html
+
         publish({"text/html": history_html(conversation), "text/plain": conversation.to_markdown()}, {})
 
     @magic_arguments()
@@ -319,6 +331,8 @@ class HerokuMagics(Magics):
             f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {','.join(m.regions)}"
             for m in rows
         )
+        from .render.markdown import render_markdown
+
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
 
 

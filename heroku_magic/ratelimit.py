@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from .errors import APIError
 
@@ -131,6 +130,8 @@ def retry_after_seconds(text: str | None) -> float | None:
         return max(0.0, seconds) if math.isfinite(seconds) else None
     if _DURATION.fullmatch(text.lower()):
         return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _PART.findall(text.lower()))
+    from email.utils import parsedate_to_datetime  # rarely needed, and slow to import
+
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -8,13 +8,15 @@ takes effect without reloading anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .client import HerokuClient
 from .config import DEFAULT_ATTACHMENT, Settings
-from .conversation import Conversation
 from .options import ChatOptions
 from .paint import PaintScheduler
+
+if TYPE_CHECKING:
+    from .client import HerokuClient
+    from .conversation import Conversation
 
 DEFAULT_CONVERSATION = "default"
 
@@ -45,6 +47,8 @@ class Session:
         cache_key = (settings, timeout, max_retries)
         client = self._clients.get(cache_key)
         if client is None:
+            from .client import HerokuClient  # on first use: %load_ext stays fast
+
             client = self._clients[cache_key] = HerokuClient(
                 settings, timeout=timeout, max_retries=max_retries
             )
@@ -53,6 +57,8 @@ class Session:
     def conversation(self, name: str = DEFAULT_CONVERSATION, *, new: bool = False) -> Conversation:
         """The conversation called ``name``, created on first use (or afresh with ``new``)."""
         if new or name not in self.conversations:
+            from .conversation import Conversation
+
             self.conversations[name] = Conversation(name=name)
         return self.conversations[name]
 

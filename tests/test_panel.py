@@ -238,7 +238,10 @@ def test_explore_runs_every_combination_and_compares(shell: InteractiveShell, si
     [chart] = chart_outputs(outcome)
     assert "<pre>latency" not in static and chart["text/plain"] == runs.chart_text()
     image = pytest.importorskip("matplotlib.image")
-    assert image.imread(io.BytesIO(base64.b64decode(chart["image/png"])), format="png").shape[:2] == (300, 900)
+    assert image.imread(io.BytesIO(base64.b64decode(chart["image/png"])), format="png").shape[:2] == (
+        300,
+        900,
+    )
     assert len(heroku_magic.current_session().conversation()) == 0  # exploring does not add turns
 
 

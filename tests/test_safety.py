@@ -183,18 +183,6 @@ def test_split_blocks_breaks_lines_only_where_commonmark_does() -> None:
     assert blocks == ["a\u2028\u2028b\x0b\x0bc\r\n\r\n"] and tail == "d"
 
 
-def test_loading_the_extension_imports_no_renderer_library() -> None:
-    code = (
-        "import sys\n"
-        "from IPython.core.interactiveshell import InteractiveShell\n"
-        "InteractiveShell.instance().run_line_magic('load_ext', 'heroku_magic')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'markdown_it', 'mdit_py_plugins', 'nh3', 'openai', 'ipywidgets'}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 RACE = """
 import threading
 from heroku_magic.render.markdown import render_markdown
