@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-from test_live import Column
+from test_live import Column, inflated
 
 from heroku_magic.simulator import Simulator
 
@@ -25,7 +25,7 @@ class RecordingClient(NotebookClient):  # type: ignore[misc]
     def handle_comm_msg(self, outs: Any, msg: dict[str, Any], cell_index: int) -> None:
         data = msg["content"]["data"]
         if msg["msg_type"] == "comm_msg" and data.get("method") == "custom":
-            self.patches.append(data["content"])
+            self.patches.append(inflated(data["content"], msg.get("buffers") or []))
         super().handle_comm_msg(outs, msg, cell_index)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,17 @@ class Column:
         if change.get("html"):
             self.html.append(change["html"])
         self.tail = change["tail"] if change.get("reset") else self.tail + change["tail"]
+
+
+def inflated(content: dict[str, Any], buffers: list[Any]) -> dict[str, Any]:
+    """A patch as the browser has it once chat_view.js has inflated its deflated HTML."""
+    patch = dict(content)
+    for name in ("answer", "reasoning"):
+        change = patch.get(name)
+        if change and "z" in change:
+            rest = {key: value for key, value in change.items() if key != "z"}
+            patch[name] = {**rest, "html": zlib.decompress(bytes(buffers[change["z"]])).decode()}
+    return patch
 
 
 def visible_text(html: str) -> str:
@@ -237,8 +249,17 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     from heroku_magic.widgets.live import ChatView
 
     messages: list[dict[str, Any]] = []
-    monkeypatch.setattr(ChatView, "send", lambda self, content, buffers=None: messages.append(content))
+    wire.clear()
+
+    def send(self: ChatView, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
+        wire.append((content, buffers or []))
+        messages.append(inflated(content, buffers or []))
+
+    monkeypatch.setattr(ChatView, "send", send)
     return messages
+
+
+wire: list[tuple[dict[str, Any], list[bytes]]] = []  # the same patches as sent, before inflating
 
 
 @pytest.fixture
@@ -341,3 +362,32 @@ def test_a_rate_limited_card_starts_afresh_and_says_why_until_it_answers(
     assert sent[-1]["answer"] == {"tail": "second"}  # the new attempt only, from a blank page
     assert card.widget.note == ""
     grid.close()
+
+
+def test_large_html_travels_deflated_and_small_patches_as_plain_json(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler
+) -> None:
+    from heroku_magic.simulator.models import _long_markdown
+    from heroku_magic.widgets.live import LiveView
+
+    state = ResponseState(scheduler.clock)
+    live = LiveView(state, scheduler)
+    text = _long_markdown(3000)
+    for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+        state.add(TextDelta(piece))
+        live.handle(TextDelta(piece))
+        scheduler.step()
+    deflated = [(content, buffers) for content, buffers in wire if buffers]
+    assert deflated and all("html" not in content["answer"] for content, _ in deflated)
+    assert (
+        sum(len(b) for _, buffers in deflated for b in buffers)
+        < sum(len(p["answer"].get("html", "")) for p in sent) / 2
+    )  # Markdown's HTML compresses well
+    page = Column()
+    for patch in sent:
+        page.apply(patch["answer"])
+    blocks, tail = split_blocks(text)
+    assert page.tail == tail and visible_text("".join(page.html)) == visible_text(
+        render_markdown("".join(blocks))
+    )
+    live.close()

@@ -20,6 +20,17 @@ function blankPage() {
   };
 }
 
+async function inflate(patch, buffers) {
+  for (const name of ["answer", "reasoning"]) {
+    const change = patch[name];
+    if (change && change.z !== undefined) {
+      const deflated = new Blob([buffers[change.z]]).stream().pipeThrough(new DecompressionStream("deflate"));
+      change.html = await new Response(deflated).text();
+    }
+  }
+  return patch;
+}
+
 function applyColumn(column, change) {
   if (change.html) column.html.push(change.html);
   column.tail = change.reset ? change.tail : column.tail + change.tail;
@@ -138,7 +149,15 @@ export default {
     const key = model.get("key");
     const page = { ...blankPage(), views: new Set() };
     pages.set(key, page);
-    model.on("msg:custom", (patch) => {
+    // Deflated HTML is inflated asynchronously: patches are applied one after another, in order.
+    let queue = Promise.resolve();
+    model.on("msg:custom", (patch, buffers) => {
+      queue = queue
+        .then(() => inflate(patch, buffers))
+        .then(apply)
+        .catch((error) => console.error("heroku_magic: a live view patch failed", error));
+    });
+    const apply = (patch) => {
       if (patch.clear) {
         // The configuration is sent again (it was rate-limited): start from a blank page.
         Object.assign(page, blankPage());
@@ -155,7 +174,7 @@ export default {
         view.draw(patch);
         view.tick();
       }
-    });
+    };
     return () => pages.delete(key);
   },
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ HERE = Path(__file__).parent
 # The first-paint delay is logged for the benchmark (and for anyone asking "why is it slow?").
 log = logging.getLogger("heroku_magic.live")
 _VISIBLE = (TextDelta, ReasoningDelta, ToolCall, ToolCallDelta)
+DEFLATE_FROM = 1024  # bytes of HTML: smaller fragments gain little from compression
 
 
 def _stylesheet() -> str:
@@ -95,7 +97,7 @@ class LiveView:
             patch = self._patcher.patch(progress, now)
             if not patch:
                 return
-            self.widget.send(patch)
+            self.widget.send(*on_the_wire(patch))
             self.paints += 1
             if self._passing_note:
                 self._passing_note = False
@@ -119,6 +121,23 @@ class LiveView:
         with self._lock:
             self._closed = True
         self._scheduler.remove(self)
+
+
+def on_the_wire(patch: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
+    """The patch as sent: HTML of 1 kB or more travels deflated in a binary buffer (``z`` is its index).
+
+    Finished blocks' HTML is most of what a live view sends, and the saved output sends it again; the
+    browser inflates it (DecompressionStream) before applying the patch.
+    """
+    buffers: list[bytes] = []
+    for name in ("answer", "reasoning"):
+        change = patch.get(name)
+        html = change.get("html", "") if change else ""
+        if change and len(html) >= DEFLATE_FROM:
+            rest = {key: value for key, value in change.items() if key != "html"}
+            patch = {**patch, name: {**rest, "z": len(buffers)}}
+            buffers.append(zlib.compress(html.encode("utf-8")))
+    return patch, buffers
 
 
 def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
