@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 
 from IPython.core.interactiveshell import InteractiveShell
@@ -10,6 +11,7 @@ from polling import wait_until
 from test_magics import Run
 
 from heroku_magic.simulator import Simulator
+from heroku_magic.widgets.live import ChatView
 
 EMPTY_VIEW_ID = ""
 
@@ -23,7 +25,7 @@ def live_view_ids(run: Run) -> list[str]:
     ]
 
 
-def test_each_response_frees_its_widgets_and_ticker(shell: InteractiveShell, simulator: Simulator) -> None:
+def test_each_response_frees_its_widgets(shell: InteractiveShell, simulator: Simulator) -> None:
     shell.run_line_magic("config", "HerokuMagics.widgets = True")
     assert Run(shell, "%%heroku_chat --thinking\nwarm up").error is None
     widgets, threads = len(_instances), threading.active_count()
@@ -38,6 +40,9 @@ def test_each_response_frees_its_widgets_and_ticker(shell: InteractiveShell, sim
         assert "<details><summary>Thought for" in run.html  # the static output took its place
     assert len(_instances) == widgets
     assert threading.active_count() == threads
+    # Closed is not enough: nothing may still hold the views (anywidget once did, for good).
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, ChatView)] == []
 
 
 def test_failed_and_interrupted_responses_free_their_widgets_too(

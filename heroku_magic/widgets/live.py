@@ -45,7 +45,9 @@ def _stylesheet() -> str:
 class ChatView(anywidget.AnyWidget):
     """The browser side of a live view; patches reach it as custom messages."""
 
-    _esm = HERE / "chat_view.js"
+    # Text, not a path: anywidget watches a path's contents with a signal whose handler holds every
+    # instance, so no live view would ever be freed.
+    _esm = (HERE / "chat_view.js").read_text(encoding="utf-8")
     _css = _stylesheet()  # multi-line, so anywidget keeps it as the text it is
     key = traitlets.Unicode().tag(sync=True)  # the browser keeps each model's patches under it
     model_name = traitlets.Unicode("").tag(sync=True)  # shown while waiting for the first token
