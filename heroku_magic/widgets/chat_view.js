@@ -49,8 +49,10 @@ function element(tag, className, parent) {
 
 function column(parent, className) {
   const root = element("div", className, parent);
-  const blocks = element("div", "hm-blocks", root);
-  const tail = element("div", "hm-tail", root);
+  // JupyterLab's styles for rendered HTML, as on the static result that replaces the view (whose
+  // blocks are likewise direct children): the same fonts, spacing, lists, tables and code blocks.
+  const blocks = element("div", "hm-blocks jp-RenderedHTMLCommon", root);
+  const tail = element("div", "hm-tail jp-RenderedHTMLCommon", root);
   return { root, blocks, tail, text: tail.appendChild(document.createTextNode("")) };
 }
 

@@ -196,6 +196,10 @@ class LiveCell:
 
 
 def release(handle: Any, view: widgets.Widget) -> None:
-    """Replace a displayed view by an empty one (also in the saved notebook) and close its widgets."""
-    handle.update(EMPTY_VIEW, raw=True)
+    """Close a displayed view's widgets, then replace the view by an empty one (also in the saved notebook).
+
+    In this order the frontend disposes of the views before their output goes (the other way round,
+    JupyterLab detached each view twice and logged an error).
+    """
     close_widgets(view)
+    handle.update(EMPTY_VIEW, raw=True)

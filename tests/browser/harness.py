@@ -80,7 +80,7 @@ ATTACKS_WORKSPACE = "attacks"
 NO_LEAK_URL = "http://127.0.0.1:9"  # nothing listens on port 9 (discard)
 PWNED = re.compile(r"__pwned=(\d+)")  # the payloads' markers, as they appear in the text shown
 ECHO = "%%heroku_chat --no-history\necho: "
-SHOWCASE_CELL, TEX_CELL = 1, 12  # 0 loads the extension; 2-14 are one attack class each
+SHOWCASE_CELL, TEX_CELL = 1, 12  # 0 loads the extension (fast paints); 2-14 are one attack class each
 THINKING_CELL, ATTACK_EXPLORE_CELL, HISTORY_CHAT_CELL, HISTORY_CELL = 15, 16, 17, 18
 # What the showcase cell asks for: math to typeset (inline and displayed) and code to highlight.
 SHOWCASE = (
@@ -141,7 +141,10 @@ def attack_cells(leak: str = NO_LEAK_URL) -> tuple[str, ...]:
         xsrf,
     )
     cells = (
-        "%load_ext heroku_magic",
+        # Paint every 5 ms (the scheduler's floor), not every 125 ms: a live view is not painted a last
+        # time at the end (the static result replaces it), and these answers stream for 50-400 ms, so
+        # at the default pace a payload near an answer's end would never reach the live view.
+        "%load_ext heroku_magic\n%config HerokuMagics.paint_interval = 0.005",
         ECHO + SHOWCASE,
         *(ECHO + answer for answer in answers),
         # The reasoning quotes the prompt's first 60 characters, so it carries the image too.

@@ -30,6 +30,7 @@ from nbformat.sign import NotebookNotary
 from playwright.sync_api import Browser, Dialog, Locator, Page, Request, WebSocket, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+import heroku_magic
 from heroku_magic.simulator import Simulator
 
 from .harness import (
@@ -65,6 +66,8 @@ ERRORS = (
     '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
 )
 WIDGET_ERRORS = ("model not found", "Error displaying widget", "Loading widget")
+# The live view's browser code. anywidget imports it from a blob: URL (same origin as the page).
+ESM = Path(heroku_magic.__file__).parent / "widgets" / "chat_view.js"
 
 KERNEL_IDLE = """(cells) => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -106,11 +109,20 @@ WATCHER = """(() => {
     const cell = el.closest('.jp-Cell');
     return cell ? [...document.querySelectorAll('.jp-Notebook .jp-Cell')].indexOf(cell) : -1;
   };
+  // The one image an output may hold: JupyterLab's rendering of an image/png output (the exploration's
+  // chart, drawn by matplotlib from numbers and settings), inlined as base64 data, fetching nothing.
+  const ownImage = (el, output) => el.localName === 'img' && el.parentElement === output
+    && output.classList.contains('jp-RenderedImage') && output.dataset.mimeType === 'image/png'
+    && /^data:image\\/png;base64,[A-Za-z0-9+\\/=]+$/.test(el.getAttribute('src') || '');
+  watch.images = {};
   watch.check = (el) => {
     const output = el.closest('.jp-OutputArea-output');
     const math = el.closest('mjx-container');
     const tag = el.localName;
+    const image = ownImage(el, output);
+    if (image) watch.images[cellIndex(el)] = (watch.images[cellIndex(el)] || 0) + 1;
     for (const {name, value} of [...el.attributes]) {
+      if (image && name === 'src') continue;
       const compact = value.replace(/[\\u0000-\\u0020\\u007f]+/g, '').toLowerCase();
       if (URLS.has(name) && SCHEME.test(compact)) flag(`${name} with a ${compact.split(':')[0]}: URL`, el);
       if (name.startsWith('on')) flag(`event handler ${name}`, el);
@@ -126,7 +138,7 @@ WATCHER = """(() => {
         if (name === 'style' && /url\\(|background/i.test(value)) flag('style in math', el);
       }
     }
-    if (output && FETCHING.has(tag)) flag(`<${tag}> in an output`, el);
+    if (output && FETCHING.has(tag) && !image) flag(`<${tag}> in an output`, el);
     if (math && (tag === 'a' || el.hasAttribute('href'))) flag('link in math', el);
   };
   const checkTree = (node) => {
@@ -154,6 +166,21 @@ WATCHER = """(() => {
   }).observe(document, {subtree: true, childList: true, attributes: true, characterData: false});
 })();"""
 
+# Runs in every page before the page's own scripts, like the watcher: records what every Blob the page
+# turns into a URL holds. anywidget loads a widget's ESM by a dynamic import of such a blob: URL (no
+# element, so the watcher never sees it); the tests check each blob: URL fetched held our own ESM.
+BLOBS = """(() => {
+  if (window.__blobs) return;
+  const blobs = window.__blobs = {};
+  const create = URL.createObjectURL;
+  URL.createObjectURL = function (object) {
+    const url = create.call(URL, object);
+    const entry = blobs[url] = {type: object instanceof Blob ? object.type : String(object), text: null};
+    if (object instanceof Blob) object.text().then((text) => { entry.text = text; });
+    return url;
+  };
+})();"""
+
 # What a page shows now: a last sweep of the whole DOM, then everything the watcher recorded.
 STATE = """([cells, widgetErrors]) => {
   const watch = window.__watch;
@@ -166,9 +193,11 @@ STATE = """([cells, widgetErrors]) => {
     liveMutations: watch.liveMutations,
     liveCells: watch.liveCells,
     liveMarkers: watch.liveMarkers,
+    images: watch.images,
     offHostLinks: [...document.querySelectorAll('.jp-Notebook a[href]')]
       .map((a) => a.href).filter((href) => new URL(href).origin !== location.origin),
     widgetErrors: widgetErrors.filter((message) => text.includes(message)),
+    blobs: window.__blobs || {},
     trusted: (() => {
       const panel = window.jupyterapp.shell.currentWidget;
       return panel && panel.content ? panel.content.widgets.map((cell) => cell.model.trusted) : [];
@@ -195,6 +224,7 @@ class Session:
     live: dict[str, Any]  # the first page's state after the run (before the save)
     reopened: dict[str, Any]  # the reopened page's state
     requests: list[tuple[str, str]]  # (method, URL) of every request of the session
+    blobs: dict[str, dict[str, Any]]  # blob: URL -> {type, text} of every Blob made a URL, both pages
     sockets: list[str]
     dialogs: list[str]
     save: list[tuple[str, str]]  # the requests made while saving
@@ -279,6 +309,7 @@ def session(
     context.on("request", on_request)
     context.on("dialog", on_dialog)
     context.add_init_script(WATCHER)
+    context.add_init_script(BLOBS)
     url = lab.notebook_url(ATTACKS_NOTEBOOK, workspace=ATTACKS_WORKSPACE)
     try:
         page = context.new_page()
@@ -316,6 +347,7 @@ def session(
             live=live,
             reopened=reopened,
             requests=requests,
+            blobs={**live["blobs"], **reopened["blobs"]},
             sockets=sockets,
             dialogs=dialogs,
             save=save,
@@ -339,6 +371,10 @@ def test_no_script_ran_and_no_dangerous_element_appeared(session: Session) -> No
         if state["pwned"] is not None:
             problems.append(f"a payload ran {name}: window.__pwned = {state['pwned']}")
         problems += [f"{name}: {violation}" for violation in state["violations"]]
+        # The one image allowed (inline PNG data, fetching nothing) is the exploration's chart, and
+        # only the exploration cell has it.
+        if set(state["images"]) - {str(ATTACK_EXPLORE_CELL)}:
+            problems.append(f"{name}: images outside the exploration's chart: {state['images']}")
     assert not problems, "\n".join(problems)
 
 
@@ -354,7 +390,20 @@ def test_the_live_views_were_watched_while_they_streamed(session: Session) -> No
 
 def test_nothing_was_requested_from_another_host(session: Session, leak_server: RecordingServer) -> None:
     server = urlsplit(session.lab.url).netloc
-    elsewhere = [(m, u) for m, u in session.requests if urlsplit(u).netloc != server]
+    # anywidget imports each live view's ESM from a blob: URL the page made: not a network request,
+    # and allowed only if it is the page's own origin and the blob held exactly our ESM (a constant
+    # of ours, never model text).
+    esm = ESM.read_text(encoding="utf-8")
+    blobs = [(m, u) for m, u in session.requests if u.startswith("blob:")]
+    foreign = [
+        (m, u, session.blobs.get(u, {}).get("type"))
+        for m, u in blobs
+        if m != "GET"
+        or urlsplit(u.removeprefix("blob:")).netloc != server
+        or session.blobs.get(u, {}).get("text") != esm
+    ]
+    assert not foreign, f"blob: URLs fetched that are not our ESM: {foreign}"
+    elsewhere = [(m, u) for m, u in session.requests if urlsplit(u).netloc != server and (m, u) not in blobs]
     assert not elsewhere, f"requests to other hosts: {elsewhere}"
     assert all(urlsplit(u).netloc == server for u in session.sockets), session.sockets
     assert not leak_server.requests, f"the recording server got: {leak_server.requests}"

@@ -46,7 +46,9 @@ KERNEL_IDLE = """() => {
 # Runs in the page: every SAMPLE_EVERY_MS, what the chat cell shows right now.
 SAMPLER = """([cellIndex, every, staticSelector]) => {
   window.__samples = [];
-  const shown = (el) => !!el && el.getClientRects().length > 0;
+  // On screen: laid out and not hidden by an ancestor. checkVisibility() is needed for a closed
+  // <details>: Chromium keeps its content laid out (client rects) but hides it (content-visibility).
+  const shown = (el) => !!el && el.getClientRects().length > 0 && el.checkVisibility();
   window.__sampler = setInterval(() => {
     const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[cellIndex];
     const chat = cell && cell.querySelector('.heroku-magic-chat');

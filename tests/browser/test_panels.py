@@ -357,7 +357,10 @@ def test_explore_comparison_table_renders(explore: Explore) -> None:
             label = f"temperature={temperature}, model={model}"
             assert any(label in s for s in settings), f"no row {label!r} in {settings}"
     expect(rows.locator("td:last-child")).to_have_text(["stop"] * CARDS)
-    expect(static.locator("pre")).to_contain_text("latency")  # the text chart
+    # The chart: an image (matplotlib is in the test extra), 900 px wide, drawn from the same figures.
+    chart = explore.nb.cell(EXPLORE_CELL).locator('.jp-RenderedImage[data-mime-type="image/png"] img')
+    expect(chart).to_have_count(1)
+    assert chart.evaluate("(img) => img.complete && img.naturalWidth") == 900
     expect(static.locator("h4")).to_have_count(CARDS)
     expect(static).to_contain_text(f"w{EXPLORE_WORDS}")
     # The live grid left the cell, and its widgets with it.
