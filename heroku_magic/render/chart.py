@@ -54,7 +54,6 @@ XLABEL_CHARS = 80
 _QUIET = (
     r"Glyph .* missing from",
     r"Matplotlib currently does not support .* natively",
-    r"constrained_layout not applied",
 )
 
 
@@ -95,7 +94,12 @@ def comparison_figure(results: ExploreResults) -> Figure:
     layout = _layout(results)
     rows = results.rows()
     with _plain_context():
-        figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+        # Fixed margins, not layout="constrained": it measured every label of every panel and took
+        # two thirds of the drawing time (0.27 of 0.4 s), added to the end of every grid.
+        figure = Figure(figsize=FIGSIZE, dpi=DPI)
+        figure.subplots_adjust(
+            left=0.05, right=0.99, top=0.8 if layout.legend else 0.88, bottom=0.34, wspace=0.22
+        )
         for number, (key, title) in enumerate(PANELS, start=1):
             _panel(figure.add_subplot(1, len(PANELS), number), key, title, results, rows, layout)
         if layout.legend:
@@ -103,7 +107,8 @@ def comparison_figure(results: ExploreResults) -> Figure:
             legend = figure.legend(
                 handles,
                 [_plain(label, LEGEND_CHARS) for label in layout.legend],
-                loc="outside upper center",
+                loc="upper center",
+                bbox_to_anchor=(0.5, 1.0),
                 ncols=min(len(layout.legend), 5),
                 fontsize=7,
                 frameon=False,
