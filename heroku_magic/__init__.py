@@ -12,25 +12,46 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
-from .errors import APIError, ConfigurationError, HerokuMagicError, OptionsError
-from .events import (
-    Done,
-    Error,
-    Event,
-    ReasoningDelta,
-    ResponseInfo,
-    TextDelta,
-    ToolCall,
-    ToolCallDelta,
-    ToolResult,
-    Usage,
-)
-from .options import ChatOptions, Thinking
-from .result import ChatResult
-
 if TYPE_CHECKING:
+    from .config import Settings
     from .conversation import Conversation, Turn
+    from .errors import APIError, ConfigurationError, HerokuMagicError, OptionsError
+    from .events import (
+        Done,
+        Error,
+        Event,
+        ReasoningDelta,
+        ResponseInfo,
+        TextDelta,
+        ToolCall,
+        ToolCallDelta,
+        ToolResult,
+        Usage,
+    )
+    from .options import ChatOptions, Thinking
+    from .result import ChatResult
+
+# Where each public name lives: they are imported on first use, so that %load_ext (which imports
+# this package) loads only what registering the magics needs.
+_HOMES = {
+    "Settings": "config",
+    "Conversation": "conversation",
+    "Turn": "conversation",
+    "APIError": "errors",
+    "ConfigurationError": "errors",
+    "HerokuMagicError": "errors",
+    "OptionsError": "errors",
+    "ChatOptions": "options",
+    "Thinking": "options",
+    "ChatResult": "result",
+    **dict.fromkeys(
+        (
+            "Done", "Error", "Event", "ReasoningDelta", "ResponseInfo", "TextDelta", "ToolCall",
+            "ToolCallDelta", "ToolResult", "Usage",
+        ),
+        "events",
+    ),
+}  # fmt: skip
 
 __version__ = "0.1.0"
 
@@ -61,12 +82,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``Conversation`` and ``Turn`` on first use: they load the HTTP client, which %load_ext does not need."""
-    if name in ("Conversation", "Turn"):
-        from . import conversation
+    """A public name, imported from its module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(conversation, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value  # found directly next time
+    return value
 
 
 def current_session() -> Any:

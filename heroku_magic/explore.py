@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import APIError, OptionsError
 from .events import Done, Error, Event
-from .options import ChatOptions, Thinking, parse_effort
+from .options import GRID_FIELDS, ChatOptions, Thinking, parse_effort
 from .ratelimit import DEFAULT_CONCURRENCY, Backoff, ConcurrencyLimiter
 from .result import ChatResult
 
 if TYPE_CHECKING:
     from .client import ChatClient
 
-GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
 EventSink = Callable[[int, Event], None]
 OutcomeSink = Callable[[int, "Outcome"], None]
 RetrySink = Callable[[int, float], None]

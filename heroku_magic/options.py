@@ -19,6 +19,11 @@ EFFORTS: tuple[str, ...] = ("low", "medium", "high")
 MIN_THINKING_BUDGET = 1024
 
 
+# The settings one %%heroku_explore grid may vary (here, not in explore.py: the magic's help names
+# them, and loading the extension need not load the grid runner).
+GRID_FIELDS = ("model", "temperature", "top_p", "top_k", "max_tokens", "thinking", "effort", "system")
+
+
 @dataclass(frozen=True)
 class Thinking:
     """Heroku's ``extended_thinking``: a reasoning budget and whether the trace comes back."""

@@ -11,7 +11,7 @@ import importlib.util
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -19,19 +19,15 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Int
 
-from .catalog import ModelInfo
 from .errors import APIError, ConfigurationError, OptionsError
-from .explore import (
-    GRID_FIELDS,
-    ExploreResults,
-    Outcome,
-    configurations,
-    parse_grid,
-    run_grid,
-)
 from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
 from .magics import HerokuMagics
+from .options import GRID_FIELDS
 from .ratelimit import DEFAULT_CONCURRENCY
+
+if TYPE_CHECKING:
+    from .catalog import ModelInfo
+    from .explore import ExploreResults, Outcome
 
 MAX_CONFIGURATIONS = 64
 
@@ -142,6 +138,8 @@ class PanelMagics(Magics):
         self, prompt: str, base: Any, specs: Sequence[str], args: Any, concurrency: int
     ) -> ExploreResults:
         """Run one grid and show it: live cards, then the static comparison."""
+        from .explore import configurations, parse_grid, run_grid
+
         try:
             # The size is checked from the value counts, before a single configuration is built.
             configs = configurations(base, parse_grid(specs, limit=MAX_CONFIGURATIONS))

@@ -11,6 +11,7 @@ import json
 import logging
 import threading
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,19 +245,27 @@ def test_a_view_that_fails_to_paint_is_dropped_and_the_others_go_on(caplog: pyte
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     """The patches live views send (what the browser would receive), in order."""
     from heroku_magic.widgets.live import ChatView
 
     messages: list[dict[str, Any]] = []
+    from ipywidgets.widgets.widget import _instances
+
+    from heroku_magic.widgets.live import close_widgets
+
     wire.clear()
+    before = set(_instances)
 
     def send(self: ChatView, content: dict[str, Any], buffers: list[bytes] | None = None) -> None:
         wire.append((content, buffers or []))
         messages.append(inflated(content, buffers or []))
 
     monkeypatch.setattr(ChatView, "send", send)
-    return messages
+    yield messages
+    for key in set(_instances) - before:  # widgets are counted: close what the test made
+        if key in _instances:
+            close_widgets(_instances[key])
 
 
 wire: list[tuple[dict[str, Any], list[bytes]]] = []  # the same patches as sent, before inflating

@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+import heroku_magic
 from heroku_magic import APIError, ChatResult
 from heroku_magic.ratelimit import DEFAULT_CONCURRENCY
 from heroku_magic.simulator import Simulator
@@ -73,6 +74,17 @@ def test_load_ext_registers_magics_and_loads_only_what_registering_needs() -> No
     loaded = json.loads(out.stdout)
     assert "heroku_magic.magics" in loaded
     assert [m for m in loaded if m.startswith(LOADED_ON_FIRST_USE)] == []
+
+
+def test_every_public_name_resolves_though_the_package_loads_them_on_first_use() -> None:
+    code = (
+        "import heroku_magic as h, json; print(json.dumps({n: getattr(h, n).__module__ for n in h.__all__}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    homes = json.loads(out.stdout)
+    assert homes["Conversation"] == "heroku_magic.conversation" and homes["Usage"] == "heroku_magic.events"
+    assert set(homes) == set(heroku_magic.__all__)
 
 
 def test_extension_loads_through_interactive_shell_app_extensions(tmp_path: Path) -> None:

@@ -413,10 +413,10 @@ def test_a_cells_thinking_wins_over_the_panels_temperature(
 def test_a_huge_grid_is_refused_before_any_configuration_is_built(
     shell: InteractiveShell, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import heroku_magic.panel_magics
+    import heroku_magic.explore
 
     built: list[object] = []
-    monkeypatch.setattr(heroku_magic.panel_magics, "configurations", lambda *a: built.append(a) or [])
+    monkeypatch.setattr(heroku_magic.explore, "configurations", lambda *a: built.append(a) or [])
     values = ",".join(str(n) for n in range(1, 1001))
     topks = ",".join(str(n) for n in range(1, 101))
     outcome = run(shell, f"%%heroku_explore --grid max_tokens={values} --grid top_k={topks}\nhi")
