@@ -7,9 +7,6 @@ thing in every magic.
 from __future__ import annotations
 
 import html
-import importlib.util
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +149,9 @@ class PanelMagics(Magics):
             raise UsageError(str(exc)) from None
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
-        warming = _warm_chart_libraries()
+        from .render.chart import sketch_meanwhile
+
+        sketch = sketch_meanwhile(configs)  # the chart's frame is drawn while the requests wait
         view, handle = None, None
         if self.chat.use_widgets(args):
             from .widgets.explore import ExploreView
@@ -172,6 +171,7 @@ class PanelMagics(Magics):
                 system=system,
             )
         except BaseException:
+            sketch()  # (its thread ends by itself within moments: wait for it)
             if view is not None:
                 view.close()
                 release(handle, view.view)
@@ -180,9 +180,7 @@ class PanelMagics(Magics):
             view.close()
         from .render.static import chart_bundle, explore_bundle
 
-        if warming is not None:
-            warming.join()
-        chart = chart_bundle(results)
+        chart = chart_bundle(results, sketch())
         publish(*explore_bundle(results, prompt, text_chart=chart is None))
         if chart is not None:
             publish(*chart)
@@ -254,20 +252,6 @@ class PanelMagics(Magics):
             ]
         )
         display(widget_bundle(panel), raw=True)
-
-
-def _warm_chart_libraries() -> threading.Thread | None:
-    """Import matplotlib, when installed, on a thread: it loads while the grid waits for Heroku, not after."""
-    if "matplotlib.figure" in sys.modules or importlib.util.find_spec("matplotlib") is None:
-        return None
-    thread = threading.Thread(target=_import_chart_libraries, name="heroku-magic-chart-import", daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_chart_libraries() -> None:
-    import matplotlib.backends.backend_agg
-    import matplotlib.figure  # noqa: F401
 
 
 def _retry_printer(index: int, seconds: float) -> None:

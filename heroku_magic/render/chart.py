@@ -12,10 +12,13 @@ a user typed, so they are shown as plain text (mathtext and TeX off), on one lin
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import logging
 import math
+import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.text import Text
+
+log = logging.getLogger(__name__)
 
 # (row key, panel title): the values drawn are exactly those of Outcome.row().
 PANELS = (("latency_s", "latency (s)"), ("ttft_s", "time to first token (s)"), ("tokens_per_s", "tokens/s"))
@@ -69,14 +74,23 @@ class _Layout:
     legend: list[str]
 
 
-def comparison_png(results: ExploreResults) -> bytes | None:
-    """The comparison chart as PNG bytes; None without matplotlib or without configurations."""
+@dataclass(frozen=True)
+class Sketch:
+    """The chart before its bars: figure, panels, titles, ticks and legend for a grid's configurations."""
+
+    figure: Figure
+    panels: list[Axes]
+    layout: _Layout
+
+
+def comparison_png(results: ExploreResults, sketch: Sketch | None = None) -> bytes | None:
+    """The comparison chart as PNG bytes (on ``sketch`` if given); None without matplotlib or configurations."""
     if not results:
         return None
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        figure = comparison_figure(results)
+        figure = comparison_figure(results, sketch)
     except ImportError:  # matplotlib is optional: the caller keeps the text chart
         return None
     with _plain_context():
@@ -86,22 +100,40 @@ def comparison_png(results: ExploreResults) -> bytes | None:
     return buffer.getvalue()
 
 
-def comparison_figure(results: ExploreResults) -> Figure:
+def comparison_figure(results: ExploreResults, sketch: Sketch | None = None) -> Figure:
     """The comparison chart as a matplotlib Figure (raises ImportError without matplotlib)."""
+    sketch = sketch or comparison_sketch([outcome.configuration for outcome in results])
+    rows = results.rows()
+    with _plain_context():
+        for ax, (key, _) in zip(sketch.panels, PANELS, strict=True):
+            _bars(ax, key, results, rows, sketch.layout)
+    return sketch.figure
+
+
+def comparison_sketch(configs: Sequence[Configuration]) -> Sketch:
+    """Everything of the chart that the configurations alone decide (raises ImportError without matplotlib).
+
+    A grid builds it while its requests wait for their first token, so that only the bars and the
+    drawing are left for after the grid.
+    """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    layout = _layout(results)
-    rows = results.rows()
+    layout = _layout(configs)
     with _plain_context():
         # Fixed margins, not layout="constrained": it measured every label of every panel and took
         # two thirds of the drawing time (0.27 of 0.4 s), added to the end of every grid.
         figure = Figure(figsize=FIGSIZE, dpi=DPI)
         figure.subplots_adjust(
-            left=0.05, right=0.99, top=0.8 if layout.legend else 0.88, bottom=0.34, wspace=0.22
+            left=0.05,
+            right=0.99,
+            top=0.8 if layout.legend else 0.88,
+            bottom=0.34 if _crowded(_tick_labels(layout)) else 0.2,  # room for slanted labels
+            wspace=0.22,
         )
-        for number, (key, title) in enumerate(PANELS, start=1):
-            _panel(figure.add_subplot(1, len(PANELS), number), key, title, results, rows, layout)
+        panels = [figure.add_subplot(1, len(PANELS), number) for number in range(1, len(PANELS) + 1)]
+        for ax, (_, title) in zip(panels, PANELS, strict=True):
+            _frame(ax, title, layout)
         if layout.legend:
             handles = [Patch(facecolor=_colour(index)) for index in range(len(layout.legend))]
             legend = figure.legend(
@@ -119,14 +151,68 @@ def comparison_figure(results: ExploreResults) -> Figure:
                 _plain_text(text)
         if layout.xlabel:
             _plain_text(figure.supxlabel(_plain(layout.xlabel, XLABEL_CHARS), fontsize=8))
-    return figure
+    return Sketch(figure, panels, layout)
 
 
-def _panel(
-    ax: Axes, key: str, title: str, results: ExploreResults, rows: list[dict[str, Any]], layout: _Layout
-) -> None:
-    """One panel: a bar per configuration with a value, a marker where there is none."""
-    _plain_text(ax.set_title(title, fontsize=9))
+def sketch_meanwhile(configs: Sequence[Configuration]) -> Callable[[], Sketch | None]:
+    """Start sketching the chart on a thread (importing matplotlib too); call the result for the sketch.
+
+    The grid's requests spend most of their time waiting for a first token: the import and the
+    sketch happen then, not after the grid. Without matplotlib (or if sketching fails) no thread
+    is started, or the call gives None, and the chart is drawn from scratch or as text.
+    """
+    if not configs or importlib.util.find_spec("matplotlib") is None:
+        return lambda: None
+    sketches: list[Sketch] = []
+
+    def sketch() -> None:
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            drawn = comparison_sketch(configs)
+            with _plain_context():
+                draw: Callable[[], None] = FigureCanvasAgg(drawn.figure).draw  # unannotated upstream
+                draw()  # warms the text caches that drawing the finished chart reuses
+            sketches.append(drawn)
+        except Exception:  # the chart is a nicety: the comparison must not fail for it
+            log.exception("could not sketch the comparison chart")
+
+    thread = threading.Thread(target=sketch, name="heroku-magic-chart-sketch", daemon=True)
+    thread.start()
+
+    def result() -> Sketch | None:
+        thread.join()
+        return sketches[0] if sketches else None
+
+    return result
+
+
+def _frame(ax: Axes, title: str, layout: _Layout) -> None:
+    """A panel's title, x ticks and spines."""
+    # A fixed title position: matplotlib otherwise measures every tick label to place it (a third of
+    # the drawing time, which comes after the grid has finished).
+    _plain_text(ax.set_title(title, fontsize=9, y=1.02))
+    labels = _tick_labels(layout)
+    crowded = _crowded(labels)
+    ax.set_xticks(
+        list(range(len(labels))),
+        labels,
+        fontsize=7,
+        rotation=30 if crowded else 0,
+        ha="right" if crowded else "center",
+        rotation_mode="anchor",
+    )
+    for text in ax.get_xticklabels():
+        _plain_text(text)
+    ax.set_xlim(-0.5, max(len(labels), 1) - 0.5)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _bars(ax: Axes, key: str, results: ExploreResults, rows: list[dict[str, Any]], layout: _Layout) -> None:
+    """A bar per configuration with a value, a marker where there is none."""
+    from matplotlib.ticker import MaxNLocator
+
     drawn: list[tuple[int, float]] = []
     for index, (outcome, row) in enumerate(zip(results, rows, strict=True)):
         value = _number(row.get(key))
@@ -156,37 +242,30 @@ def _panel(
         )
         for (index, _), bar in zip(drawn, container.patches, strict=True):
             bar.set_gid(f"configuration-{index}")
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4))  # few ticks: each is several artists to draw
     else:
         ax.set_yticks([])  # no values: a bare 0-1 scale would only mislead
-    # Beyond MAX_TICK_LABELS ticks, only every step-th is labelled (the others would overlap).
+
+
+def _tick_labels(layout: _Layout) -> list[str]:
+    """The x tick labels: beyond MAX_TICK_LABELS ticks only every step-th is labelled (they would overlap)."""
     step = max(1, math.ceil(len(layout.tick_labels) / MAX_TICK_LABELS))
-    labels = [
-        _plain(label, TICK_CHARS) if n % step == 0 else "" for n, label in enumerate(layout.tick_labels)
-    ]
+    return [_plain(label, TICK_CHARS) if n % step == 0 else "" for n, label in enumerate(layout.tick_labels)]
+
+
+def _crowded(labels: list[str]) -> bool:
+    """Whether the labels would overlap side by side (then they are slanted)."""
     shown = [label for label in labels if label]
-    crowded = len(shown) * max(map(len, shown), default=0) > 36  # about a panel's width at 7 pt
-    ax.set_xticks(
-        list(range(len(labels))),
-        labels,
-        fontsize=7,
-        rotation=30 if crowded else 0,
-        ha="right" if crowded else "center",
-        rotation_mode="anchor",
-    )
-    for text in ax.get_xticklabels():
-        _plain_text(text)
-    ax.set_xlim(-0.5, max(len(labels), 1) - 0.5)
-    ax.tick_params(axis="y", labelsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
+    return len(shown) * max(map(len, shown), default=0) > 36  # about a panel's width at 7 pt
 
 
-def _layout(results: ExploreResults) -> _Layout:
+def _layout(configs: Sequence[Configuration]) -> _Layout:
     """Bars grouped by the grid's axes: clusters by the leading axes, colours by the last one.
 
     A grid of one axis, or one that cannot be clustered (a repeated point, too many values on the
     last axis), gets one bar per configuration, labelled with all its values, in one colour.
     """
-    settings = [outcome.configuration.settings for outcome in results]
+    settings = [config.settings for config in configs]
     axes = list(dict.fromkeys(name for one in settings for name in one))
     if len(axes) >= 2:
         *leading, last = axes
@@ -208,8 +287,8 @@ def _layout(results: ExploreResults) -> _Layout:
                 legend=list(shades),
             )
     return _Layout(
-        positions=[float(index) for index in range(len(results))],
-        colours=[0] * len(results),
+        positions=[float(index) for index in range(len(configs))],
+        colours=[0] * len(configs),
         width=0.6,
         tick_labels=[
             ", ".join(_value_text(name, one) for name in axes) or "base options" for one in settings

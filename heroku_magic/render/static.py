@@ -20,6 +20,7 @@ from .markdown import inline_text, plain_html, render_markdown, with_code_style
 if TYPE_CHECKING:
     from ..conversation import Conversation
     from ..explore import ExploreResults
+    from .chart import Sketch
 
 METADATA_KEY = "heroku_magic"
 Bundle = tuple[dict[str, str], dict[str, Any]]
@@ -170,11 +171,11 @@ def explore_bundle(results: ExploreResults, prompt: str, *, text_chart: bool = T
     return {"text/html": with_code_style("\n".join(parts)), "text/plain": plain}, metadata
 
 
-def chart_bundle(results: ExploreResults) -> Bundle | None:
+def chart_bundle(results: ExploreResults, sketch: Sketch | None = None) -> Bundle | None:
     """The comparison drawn as a PNG (its text chart as the fallback), or None without matplotlib."""
     from .chart import comparison_png
 
-    png = comparison_png(results)
+    png = comparison_png(results, sketch)
     if png is None:
         return None
     encoded = base64.b64encode(png).decode("ascii")  # as notebooks store images
