@@ -100,12 +100,17 @@ class Conversation:
         key: str | None = None,
         record: bool = True,
         client: ChatClient | None = None,
+        state: ResponseState | None = None,
     ) -> Generator[Event, None, None]:
-        """Send ``prompt`` with the history; yield its events, ending in Done or Error."""
+        """Send ``prompt`` with the history; yield its events, ending in Done or Error.
+
+        The events are folded into ``state`` (a fresh one if not given) before they are yielded, so
+        a live view may read it as they arrive.
+        """
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system
         messages = self.messages(prompt, key=key, system=system)
-        accumulator = ResponseState(self._clock)
+        accumulator = state if state is not None else ResponseState(self._clock)
         events: Iterator[Event] = iter(())
         try:
             events = (client or self.client).events(messages, options)

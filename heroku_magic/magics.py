@@ -159,15 +159,15 @@ class HerokuMagics(Magics):
             conversation.system = self.system
         self.session.record_request(options, options.model or client.settings.model_id)
         key = None if args.no_history else self._current_cell_id()
-        if args.no_history:
-            events = _one_off(conversation, prompt, options, client)
-        else:
-            events = conversation.stream(prompt, options, key=key, client=client)
-        turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
         from .render import drive
         from .result import ResponseState
 
-        state = ResponseState()
+        state = ResponseState()  # the stream folds its events into it; the live view reads it
+        if args.no_history:
+            events = _one_off(conversation, prompt, options, client, state)
+        else:
+            events = conversation.stream(prompt, options, key=key, client=client, state=state)
+        turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
         try:
             renderers = self._renderers(args, options.model or client.settings.model_id, state)
             result = drive(events, renderers, state)
@@ -341,12 +341,12 @@ def _same_turns(turns: list[Any], before: list[Any]) -> bool:
     return len(turns) == len(before) and all(a is b for a, b in zip(turns, before, strict=True))
 
 
-def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any) -> Any:
+def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any, state: ResponseState) -> Any:
     """A turn sent without history and not recorded (--no-history)."""
     from .conversation import Conversation
 
     scratch = Conversation(client=client, system=conversation.system, name=conversation.name)
-    return scratch.stream(prompt, options, record=False)
+    return scratch.stream(prompt, options, record=False, state=state)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -30,14 +30,17 @@ def drive(
 ) -> ChatResult:
     """Feed every event to every renderer; close them all; return the result or raise its error.
 
-    Events are folded into ``state`` before the renderers see them: a live view given the same
-    state reads it instead of folding the events again.
+    A live view reads the response's state rather than folding the events again: pass ``state`` when
+    the stream folds its events into it itself (``Conversation.stream(state=...)``); without one,
+    the events are folded here.
     """
+    folding = state is None
     accumulator = state if state is not None else ResponseState()
     final: Done | Error | None = None
     try:
         for event in events:
-            accumulator.add(event)
+            if folding:
+                accumulator.add(event)
             for renderer in renderers:
                 renderer.handle(event)
             if isinstance(event, (Done, Error)):
