@@ -1,7 +1,8 @@
-"""The layering rule, checked in a fresh interpreter: which modules may import IPython, ipywidgets, openai.
+"""The layering rule, checked in a fresh interpreter: which modules may import IPython, widgets, openai.
 
-Only the magic modules and ``heroku_magic.widgets`` import IPython or ipywidgets; only ``client.py``
-imports openai. Each package module is imported alone in a fresh interpreter, and the third-party
+Only the magic modules and ``heroku_magic.widgets`` import IPython or ipywidgets, only the widgets
+import anywidget, no module imports matplotlib (the chart imports it when drawn), and only
+``client.py`` imports openai. Each package module is imported alone in a fresh interpreter, and the third-party
 packages it pulled in are read from ``sys.modules`` — what really happened, not what the source says.
 """
 
@@ -15,18 +16,18 @@ import sys
 import heroku_magic
 
 IPYTHON_LAYER = {"heroku_magic.magics", "heroku_magic.magic_support", "heroku_magic.panel_magics"}
-GUARDED = ("IPython", "ipywidgets", "openai")
+GUARDED = ("IPython", "ipywidgets", "anywidget", "matplotlib", "openai")
 
 PROBE = """
 import importlib, json, sys
 before = set(sys.modules)
+guarded = set(json.loads(sys.argv[2]))
 results = {}
 for name in json.loads(sys.argv[1]):
-    for module in [m for m in sys.modules if m.split(".")[0] in ("IPython", "ipywidgets", "openai")
-                   or m.startswith("heroku_magic")]:
+    for module in [m for m in sys.modules if m.split(".")[0] in guarded or m.startswith("heroku_magic")]:
         del sys.modules[module]
     importlib.import_module(name)
-    results[name] = sorted({m.split(".")[0] for m in sys.modules} & {"IPython", "ipywidgets", "openai"})
+    results[name] = sorted({m.split(".")[0] for m in sys.modules} & guarded)
 print(json.dumps(results))
 """
 
@@ -45,7 +46,10 @@ def test_only_the_ipython_layer_imports_ipython_and_ipywidgets_and_only_the_clie
     modules = package_modules()
     assert {"heroku_magic.client", "heroku_magic.widgets.live", "heroku_magic.render.static"} <= set(modules)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(modules)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, json.dumps(modules), json.dumps(GUARDED)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     imported: dict[str, list[str]] = json.loads(out.stdout)
     offenders = {}
@@ -53,6 +57,8 @@ def test_only_the_ipython_layer_imports_ipython_and_ipywidgets_and_only_the_clie
         allowed = set()
         if name in IPYTHON_LAYER or name.startswith("heroku_magic.widgets"):
             allowed |= {"IPython", "ipywidgets"}
+        if name.startswith("heroku_magic.widgets"):
+            allowed.add("anywidget")
         if name == "heroku_magic.client":
             allowed.add("openai")
         if set(packages) - allowed:
