@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .client import ChatClient, HerokuClient
 from .config import Settings
-from .errors import APIError, HerokuMagicError
+from .errors import APIError
 from .events import Done, Error, Event
 from .options import ChatOptions
+from .respond import request_messages, respond
 from .result import ChatResult, Clock, ResponseState
 
 # Heroku rejects assistant messages with empty content (tool calling needs it filled).
@@ -84,13 +86,8 @@ class Conversation:
         self, prompt: str | None = None, *, key: str | None = None, system: str | None = None
     ) -> list[dict[str, Any]]:
         """The messages a request would send: system prompt, history (before ``key``'s turn), prompt."""
-        system = self.system if system is None else system
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
-        for turn in self._context(key):
-            messages += turn.messages()
-        if prompt is not None:
-            messages.append({"role": "user", "content": prompt})
-        return messages
+        history = [message for turn in self._context(key) for message in turn.messages()]
+        return request_messages(prompt, self.system if system is None else system, history)
 
     def stream(
         self,
@@ -105,38 +102,27 @@ class Conversation:
         """Send ``prompt`` with the history; yield its events, ending in Done or Error.
 
         The events are folded into ``state`` (a fresh one if not given) before they are yielded, so
-        a live view may read it as they arrive.
+        a live view may read it as they arrive. A response stopped by an interrupt (or abandoned by
+        the consumer) is recorded as interrupted, with what arrived; any other exception is a
+        failure and leaves the history as it was.
         """
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system
         messages = self.messages(prompt, key=key, system=system)
-        accumulator = state if state is not None else ResponseState(self._clock)
-        events: Iterator[Event] = iter(())
+        state = state if state is not None else ResponseState(self._clock)
+        settled = False  # the response ended (a consumer may stop at its end and never resume this)
         try:
-            events = (client or self.client).events(messages, options)
-            for event in events:
-                accumulator.add(event)
-                yield event
-        except HerokuMagicError as exc:
-            yield Error(exc, accumulator.result())
-            return
-        except BaseException:
-            # Interrupted (KeyboardInterrupt) or abandoned by the consumer (GeneratorExit).
-            if record:
-                self._record(
-                    Turn(prompt, accumulator.result(interrupted=True), key, options.explicit()), system
-                )
+            with closing(respond(client or self.client, messages, options, state)) as events:
+                for event in events:
+                    if isinstance(event, (Done, Error)):
+                        settled = True
+                        if record and isinstance(event, Done):  # a failure leaves the history as it was
+                            self._record(Turn(prompt, event.result, key, options.explicit()), system)
+                    yield event
+        except (KeyboardInterrupt, GeneratorExit):
+            if record and not settled:
+                self._record(Turn(prompt, state.result(interrupted=True), key, options.explicit()), system)
             raise
-        finally:
-            # Close the transport now, not when garbage collection gets to it: an abandoned
-            # stream must drop its connection at once.
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()
-        result = accumulator.result()
-        if record:
-            self._record(Turn(prompt, result, key, options.explicit()), system)
-        yield Done(result)
 
     def send(
         self, prompt: str, options: ChatOptions | None = None, *, key: str | None = None, record: bool = True

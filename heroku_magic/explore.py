@@ -228,11 +228,12 @@ def run_grid(
         return Outcome(config, None, "interrupted")
 
     def attempt(index: int, config: Configuration, options: ChatOptions) -> tuple[Outcome, Exception | None]:
-        # A one-off turn: the conversation machinery builds the messages, folds the events,
-        # ends in Done or Error and closes the connection when the loop stops early.
-        from .conversation import Conversation  # here: loading the extension need not load the client
+        # One response: its events folded, ending in Done or Error, the connection closed when the
+        # loop stops early. (Imported here: loading the extension need not load the client.)
+        from .respond import request_messages, respond
 
-        events = Conversation(client=client, system=system).stream(prompt, options, record=False)
+        chosen = system if options.system is None else options.system
+        events = respond(client, request_messages(prompt, chosen), options)
         with closing(events):
             for event in events:
                 if isinstance(event, Done):

@@ -342,11 +342,11 @@ def _same_turns(turns: list[Any], before: list[Any]) -> bool:
 
 
 def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any, state: ResponseState) -> Any:
-    """A turn sent without history and not recorded (--no-history)."""
-    from .conversation import Conversation
+    """A turn sent without history and not recorded (--no-history): one response, nothing more."""
+    from .respond import request_messages, respond
 
-    scratch = Conversation(client=client, system=conversation.system, name=conversation.name)
-    return scratch.stream(prompt, options, record=False, state=state)
+    system = conversation.system if options.system is None else options.system
+    return respond(client, request_messages(prompt, system), options, state)
 
 
 def load_ipython_extension(ipython: Any) -> None:
