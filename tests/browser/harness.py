@@ -69,8 +69,10 @@ PANEL_CELLS = (
     "%%heroku_chat\nwords:40 after thinking it over",
     "%%heroku_explore --grid temperature=0,1 --grid model=claude-4-5-haiku,claude-4-5-sonnet"
     f" --concurrency 4\nAnswer with words:{EXPLORE_WORDS}",
+    # No retries by the client: a 429 reaches the grid, which waits and sends the card again.
+    "%%heroku_explore --retries 0 --grid temperature=0,1\nAnswer with words:60",
 )
-CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL = 1, 2, 3
+CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL, RATE_LIMITED_CELL = 1, 2, 3, 4
 
 # The attacks notebook (its own workspace too): cells that ask the simulator to echo the attack
 # classes of tests/test_safety.py. Each payload would set ``window.__pwned`` to its own number, fetch

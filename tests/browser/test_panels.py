@@ -33,6 +33,7 @@ from .harness import (
     PANEL_CHAT_CELL,
     PANELS_NOTEBOOK,
     PANELS_WORKSPACE,
+    RATE_LIMITED_CELL,
     Lab,
 )
 
@@ -374,3 +375,42 @@ def test_panels_screenshot_saved(explore: Explore) -> None:
     expect(explore.nb.controls).to_be_in_viewport()
     expect(explore.static.locator("table")).to_be_in_viewport()
     print(f"\nthe explore cell took {explore.seconds:.1f} s")  # a figure, not a threshold
+
+
+# Runs in the page: every ``every`` ms, each card's status line and answer length in one cell.
+CARD_SAMPLER = """([cellIndex, every]) => {
+  window.__cards = [];
+  window.__cardSampler = setInterval(() => {
+    const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
+    window.__cards.push([...cell.querySelectorAll('.heroku-magic-explore .hm-card')].map((card) => ({
+      status: card.querySelector(':scope > .hm-status').textContent,
+      answer: card.querySelector(':scope > .hm-answer').textContent.trim().length,
+    })));
+  }, every);
+}"""
+
+
+def test_a_rate_limited_card_says_so_then_answers(notebook: Notebook, browser_simulator: Simulator) -> None:
+    nb, page = notebook, notebook.page
+    before = len(_chat_requests(browser_simulator))
+    browser_simulator.inject("rate_limit", retry_after="2")  # the first request of the grid gets a 429
+    page.evaluate(CARD_SAMPLER, [RATE_LIMITED_CELL, SAMPLE_EVERY_MS])
+    nb.run(RATE_LIMITED_CELL, wait=False)
+    nb.wait_for(RATE_LIMITED_CELL, f"{STATIC} table", "the comparison table of the rate-limited grid")
+    samples: list[list[dict[str, Any]]] = page.evaluate(
+        "() => { clearInterval(window.__cardSampler); return window.__cards; }"
+    )
+    noted = [
+        (n, i)
+        for n, cards in enumerate(samples)
+        for i, card in enumerate(cards)
+        if card["status"].startswith("Rate limited by Heroku (429): sending again in 2 s")
+    ]
+    assert noted, f"no card said it was rate limited: {samples[::10]}"
+    first, card = noted[0]
+    # While it waited its card was blank; then the new attempt's answer streamed into it.
+    assert samples[first][card]["answer"] == 0
+    assert any(cards[card]["answer"] > 0 and not cards[card]["status"] for cards in samples[first:])
+    rows = nb.cell(RATE_LIMITED_CELL).locator(f"{STATIC} table tbody tr")
+    expect(rows.locator("td:last-child")).to_have_text(["stop", "stop"])  # no configuration failed
+    assert len(_chat_requests(browser_simulator)) - before == 3  # two, and the one sent again
