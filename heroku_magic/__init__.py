@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .conversation import Conversation, Turn
     from .errors import APIError, ConfigurationError, HerokuMagicError, OptionsError
     from .events import (
+        ChatResult,
         Done,
         Error,
         Event,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         Usage,
     )
     from .options import ChatOptions, Thinking
-    from .result import ChatResult
 
 # Where each public name lives: they are imported on first use, so that %load_ext (which imports
 # this package) loads only what registering the magics needs.
@@ -43,7 +43,7 @@ _HOMES = {
     "OptionsError": "errors",
     "ChatOptions": "options",
     "Thinking": "options",
-    "ChatResult": "result",
+    "ChatResult": "events",
     **dict.fromkeys(
         (
             "Done", "Error", "Event", "ReasoningDelta", "ResponseInfo", "TextDelta", "ToolCall",

@@ -19,10 +19,10 @@ from typing import Any
 from .client import ChatClient, HerokuClient
 from .config import Settings
 from .errors import APIError
-from .events import Done, Error, Event
+from .events import ChatResult, Done, Error, Event
 from .options import ChatOptions
 from .respond import request_messages, respond
-from .result import ChatResult, Clock, ResponseState
+from .result import Clock, ResponseState
 
 # Heroku rejects assistant messages with empty content (tool calling needs it filled).
 EMPTY_ANSWER = "(no text)"

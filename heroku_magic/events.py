@@ -1,17 +1,15 @@
-"""The typed events a chat response is made of: frozen values, no I/O.
+"""The values a chat response is made of: its typed events and its result, frozen, no I/O.
 
 A response is a sequence of events ending in exactly one terminal event, :class:`Done` or
-:class:`Error`. Renderers and the accumulator consume the same sequence.
+:class:`Error`, which carries the :class:`ChatResult`. Renderers and the response state
+(``result.py``) consume the same sequence.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .result import ChatResult
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,6 +86,46 @@ class ResponseInfo:
     response_id: str | None = None
     request_id: str | None = None
     finish_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One model response: answer, reasoning, tool calls, usage and timings."""
+
+    text: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+    request_id: str | None = None
+    time_to_first_token: float | None = None
+    thinking_time: float | None = None
+    total_time: float = 0.0
+    interrupted: bool = False
+    refusal: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Completion tokens over the time spent generating them, when both are known."""
+        if not self.usage or not self.usage.completion_tokens:
+            return None
+        generating = self.total_time - (self.time_to_first_token or 0.0)
+        return self.usage.completion_tokens / generating if generating > 0 else None
+
+    def json(self) -> Any:
+        """The answer parsed as JSON (for JSON-mode responses); tolerates a fenced ```json block."""
+        text = self.text.strip()
+        if text.startswith("```"):
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+            text = text.rsplit("```", 1)[0]
+        return json.loads(text)
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass(frozen=True)

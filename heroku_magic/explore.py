@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import APIError, OptionsError
-from .events import Done, Error, Event
+from .events import ChatResult, Done, Error, Event
 from .options import GRID_FIELDS, ChatOptions, Thinking, parse_effort
 from .ratelimit import DEFAULT_CONCURRENCY, Backoff, ConcurrencyLimiter
-from .result import ChatResult
 
 if TYPE_CHECKING:
     from .client import ChatClient

@@ -1,4 +1,4 @@
-"""ChatResult, the outcome of one response, and ResponseState, the events folded as they arrive.
+"""ResponseState: one response's events folded as they arrive, and the ChatResult they make.
 
 The state is folded once, on the thread that reads the stream; live views read it from their paint
 thread through :meth:`ResponseState.progress`, a consistent snapshot taken under the state's lock.
@@ -6,14 +6,13 @@ thread through :meth:`ResponseState.progress`, a consistent snapshot taken under
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .events import (
+    ChatResult,
     Done,
     Error,
     Event,
@@ -27,46 +26,6 @@ from .events import (
 )
 
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """One model response: answer, reasoning, tool calls, usage and timings."""
-
-    text: str = ""
-    reasoning: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_results: tuple[ToolResult, ...] = ()
-    usage: Usage | None = None
-    finish_reason: str | None = None
-    model: str | None = None
-    response_id: str | None = None
-    request_id: str | None = None
-    time_to_first_token: float | None = None
-    thinking_time: float | None = None
-    total_time: float = 0.0
-    interrupted: bool = False
-    refusal: bool = False
-    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def tokens_per_second(self) -> float | None:
-        """Completion tokens over the time spent generating them, when both are known."""
-        if not self.usage or not self.usage.completion_tokens:
-            return None
-        generating = self.total_time - (self.time_to_first_token or 0.0)
-        return self.usage.completion_tokens / generating if generating > 0 else None
-
-    def json(self) -> Any:
-        """The answer parsed as JSON (for JSON-mode responses); tolerates a fenced ```json block."""
-        text = self.text.strip()
-        if text.startswith("```"):
-            text = text.split("\n", 1)[1] if "\n" in text else ""
-            text = text.rsplit("```", 1)[0]
-        return json.loads(text)
-
-    def __str__(self) -> str:
-        return self.text
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heroku_magic.events import Usage
+from heroku_magic.events import ChatResult, Usage
 from heroku_magic.explore import Configuration, ExploreResults, Outcome
 from heroku_magic.render.chart import FIGSIZE, MAX_TICK_LABELS, PANELS, comparison_figure, comparison_png
-from heroku_magic.result import ChatResult
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYS = [key for key, _ in PANELS]

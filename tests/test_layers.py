@@ -64,3 +64,18 @@ def test_only_the_ipython_layer_imports_ipython_and_ipywidgets_and_only_the_clie
         if set(packages) - allowed:
             offenders[name] = sorted(set(packages) - allowed)
     assert offenders == {}
+
+
+def test_the_values_of_a_response_import_nothing_from_the_package() -> None:
+    # events.py (the events and ChatResult) is the bottom of the graph: result.py folds events into
+    # a ChatResult, and events.py once imported ChatResult back from it (a cycle, if only for types).
+    import ast
+    from pathlib import Path
+
+    source = Path(heroku_magic.__file__).with_name("events.py").read_text(encoding="utf-8")
+    imported = [
+        node.module or ""
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("heroku_magic"))
+    ]
+    assert imported == []

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from ..events import Done, Error, Event
-from ..result import ChatResult, ResponseState
+from ..events import ChatResult, Done, Error, Event
+from ..result import ResponseState
 
 
 class Renderer(Protocol):

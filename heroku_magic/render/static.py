@@ -13,8 +13,7 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from ..events import Event
-from ..result import ChatResult
+from ..events import ChatResult, Event
 from .markdown import inline_text, plain_html, render_markdown, with_code_style
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ import re
 import sys
 from typing import TextIO
 
-from ..events import Event, ReasoningDelta, TextDelta, ToolCall
-from ..result import ChatResult
+from ..events import ChatResult, Event, ReasoningDelta, TextDelta, ToolCall
 from .static import footer, status_line
 
 _CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -23,11 +23,11 @@ import ipywidgets as widgets
 import traitlets
 from IPython.display import display
 
-from ..events import Event, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
+from ..events import ChatResult, Event, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta
 from ..paint import PaintScheduler
 from ..render.live import LivePatcher
 from ..render.markdown import code_css
-from ..result import ChatResult, ResponseState
+from ..result import ResponseState
 
 HERE = Path(__file__).parent
 # The first-paint delay is logged for the benchmark (and for anyone asking "why is it slow?").
