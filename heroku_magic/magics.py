@@ -35,7 +35,7 @@ from .session import DEFAULT_CONVERSATION, Session
 if TYPE_CHECKING:
     from .events import ChatResult
     from .render import Renderer
-from .result import ResponseState
+    from .result import ResponseState
 
 # The renderers, the client and the Markdown parser are imported by the magics that use them, on
 # first use: %load_ext loads only what registering the magics needs.

@@ -56,7 +56,8 @@ LOADED_ON_FIRST_USE = (
     "pygments",
     "urllib.request", "http.client", "hmac", "email.utils", "concurrent.futures.thread",
     "heroku_magic.client", "heroku_magic.conversation", "heroku_magic.adapter", "heroku_magic.render",
-    "heroku_magic.widgets",
+    "heroku_magic.widgets", "heroku_magic.result", "heroku_magic.events", "heroku_magic.respond",
+    "heroku_magic.explore",
 )  # fmt: skip
 
 
