@@ -59,7 +59,7 @@ class PanelMagics(Magics):
         the same panel each time it is shown, and from Python it is ``heroku_magic.current_session().defaults``.
         """
         from .widgets.controls import ControlsPanel
-        from .widgets.live import widget_bundle
+        from .widgets.display import widget_bundle
 
         args = parse_line(self.heroku_controls, line)
         if self.panel is None or args.refresh:
@@ -154,8 +154,8 @@ class PanelMagics(Magics):
         sketch = sketch_meanwhile(configs)  # the chart's frame is drawn while the requests wait
         view, handle = None, None
         if self.chat.use_widgets(args):
+            from .widgets.display import release, widget_bundle
             from .widgets.explore import ExploreView
-            from .widgets.live import release, widget_bundle
 
             view = ExploreView(configs, self.session.painter, model=model)
             handle = display(widget_bundle(view.view), raw=True, display_id=True)
@@ -192,7 +192,7 @@ class PanelMagics(Magics):
         """An inline panel: pick values for each setting, press Run."""
         import ipywidgets as widgets
 
-        from .widgets.live import widget_bundle
+        from .widgets.display import widget_bundle
 
         models, _ = self._catalogue()
         fields = {

@@ -252,7 +252,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     messages: list[dict[str, Any]] = []
     from ipywidgets.widgets.widget import _instances
 
-    from heroku_magic.widgets.live import close_widgets
+    from heroku_magic.widgets.display import close_widgets
 
     wire.clear()
     before = set(_instances)
@@ -312,8 +312,8 @@ def test_exploration_cards_share_the_one_paint_thread(
 ) -> None:
     from ipywidgets.widgets.widget import _instances
 
+    from heroku_magic.widgets.display import close_widgets
     from heroku_magic.widgets.explore import ExploreView
-    from heroku_magic.widgets.live import close_widgets
 
     threads, widgets = threading.active_count(), len(_instances)
     configs = [Configuration({"temperature": n / 64}, ChatOptions(temperature=n / 64)) for n in range(64)]

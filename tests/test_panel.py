@@ -433,3 +433,18 @@ def test_a_grid_value_no_request_may_carry_is_one_usage_line(
     assert type(outcome.error_in_exec) is UsageError
     assert str(outcome.error_in_exec).startswith(f"--grid {spec.split('=')[0]}: ")
     assert not simulator.requests and not outcome.outputs
+
+
+def test_the_controls_panel_does_not_load_the_live_chat_view() -> None:
+    import subprocess
+
+    code = (
+        "import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\nip.run_line_magic('load_ext', 'heroku_magic')\n"
+        "ip.run_line_magic('config', 'HerokuMagics.widgets = True')\n"
+        "ip.run_line_magic('heroku_controls', '')\n"
+        "print(sorted(m for m in sys.modules if m == 'anywidget' or m == 'heroku_magic.widgets.live'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

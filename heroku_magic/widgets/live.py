@@ -4,9 +4,9 @@
 fragments and text deltas it is sent. :class:`LiveView` ties a response's folded state to it: the
 first token is painted at once, then the kernel's one :class:`~heroku_magic.paint.PaintScheduler`
 repaints it at a bounded rate; each paint is one message carrying only what changed
-(:class:`~heroku_magic.render.live.LivePatcher`). When the response ends, :class:`LiveCell` replaces
-the view in the cell by an empty one (the static output has taken over) and closes its widgets, so
-a long session holds no widgets for past answers.
+(:class:`~heroku_magic.render.live.LivePatcher`). When the response ends, :class:`LiveCell` releases
+the view (``display.release``: the static output has taken over), so a long session holds no
+widgets for past answers.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-import ipywidgets as widgets
 import traitlets
 from IPython.display import display
 
@@ -28,6 +27,7 @@ from ..paint import PaintScheduler
 from ..render.live import LivePatcher
 from ..render.markdown import code_css
 from ..result import ResponseState
+from .display import release, widget_bundle
 
 HERE = Path(__file__).parent
 # The first-paint delay is logged for the benchmark (and for anyone asking "why is it slow?").
@@ -118,7 +118,7 @@ class LiveView:
             self.widget.note = note
             self.widget.send({"clear": True})
 
-    def close(self, result: ChatResult | None = None, error: BaseException | None = None) -> None:
+    def close(self) -> None:
         """Stop painting. No final paint: the static output replaces the view at once."""
         with self._lock:
             self._closed = True
@@ -142,42 +142,6 @@ def on_the_wire(patch: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
     return patch, buffers
 
 
-def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
-    """A display bundle for a widget whose text/plain is stable (nbval compares it; viewers fall back to it)."""
-    return {
-        "application/vnd.jupyter.widget-view+json": {
-            "version_major": 2,
-            "version_minor": 0,
-            "model_id": view.model_id,
-        },
-        "text/plain": "",
-    }
-
-
-# A widget view whose model is gone: JupyterLab hides it, where a missing model would show an error.
-EMPTY_VIEW = {
-    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
-    "text/plain": "",
-}
-
-
-def close_widgets(root: widgets.Widget) -> None:
-    """Close a widget, every widget inside it, and their layout and style widgets."""
-    seen: set[int] = set()
-    pending = [root]
-    while pending:
-        widget = pending.pop()
-        if id(widget) in seen:
-            continue
-        seen.add(id(widget))
-        for name in widget.keys:  # the synced traits: children, layout, style, ...
-            value = getattr(widget, name, None)
-            for item in value if isinstance(value, (tuple, list)) else (value,):
-                if isinstance(item, widgets.Widget):
-                    pending.append(item)
-        widget.close()
-
-
 class LiveCell:
     """Shows a live view in the cell; at the end, removes it and frees its widgets."""
 
@@ -193,13 +157,3 @@ class LiveCell:
         """The view leaves the cell (the static output has taken its place)."""
         self.live.close()
         release(self._handle, self.live.widget)
-
-
-def release(handle: Any, view: widgets.Widget) -> None:
-    """Close a displayed view's widgets, then replace the view by an empty one (also in the saved notebook).
-
-    In this order the frontend disposes of the views before their output goes (the other way round,
-    JupyterLab detached each view twice and logged an error).
-    """
-    close_widgets(view)
-    handle.update(EMPTY_VIEW, raw=True)

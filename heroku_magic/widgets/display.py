@@ -1,0 +1,58 @@
+"""Showing widgets in a cell and taking them away: display bundles, and freeing a view for good.
+
+Every widget view of the package (live chat views, exploration grids, the controls panel, the
+picker) is displayed and released through these, so the saved notebook never names a widget model
+that is gone and the kernel keeps no widgets for outputs that left the cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+
+def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
+    """A display bundle for a widget whose text/plain is stable (nbval compares it; viewers fall back to it)."""
+    return {
+        "application/vnd.jupyter.widget-view+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": view.model_id,
+        },
+        "text/plain": "",
+    }
+
+
+# A widget view whose model is gone: JupyterLab hides it, where a missing model would show an error.
+EMPTY_VIEW = {
+    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
+    "text/plain": "",
+}
+
+
+def close_widgets(root: widgets.Widget) -> None:
+    """Close a widget, every widget inside it, and their layout and style widgets."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        widget = pending.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        for name in widget.keys:  # the synced traits: children, layout, style, ...
+            value = getattr(widget, name, None)
+            for item in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(item, widgets.Widget):
+                    pending.append(item)
+        widget.close()
+
+
+def release(handle: Any, view: widgets.Widget) -> None:
+    """Close a displayed view's widgets, then replace the view by an empty one (also in the saved notebook).
+
+    In this order the frontend disposes of the views before their output goes (the other way round,
+    JupyterLab detached each view twice and logged an error).
+    """
+    close_widgets(view)
+    handle.update(EMPTY_VIEW, raw=True)
