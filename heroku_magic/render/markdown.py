@@ -208,17 +208,13 @@ def code_css() -> str:
     """The stylesheet for highlighted code (a constant of ours, never built from model text)."""
     from pygments.token import STANDARD_TYPES
 
-    selectors: dict[str, list[str]] = {}
-    for token_type, short in sorted(STANDARD_TYPES.items(), key=lambda item: item[1]):
-        dotted = str(token_type).removeprefix("Token.")
-        colour = next((c for name, c in _COLOURS.items() if f"{dotted}.".startswith(f"{name}.")), None)
-        if short and colour:
-            selectors.setdefault(colour, []).append(f".{CODE_CLASS} .{short}")
+    # One rule per colour root: the highlighter only ever emits those classes (see _colour_class).
     rules = [
-        ",".join(names) + f"{{color:var(--jp-mirror-editor-{colour}-color)}}"
-        for colour, names in selectors.items()
+        f".{CODE_CLASS} .{STANDARD_TYPES[_token_type(name)]}{{color:var(--jp-mirror-editor-{colour}-color)}}"
+        for name, colour in _COLOURS.items()
     ]
-    return "<style>" + "".join(rules) + f".{CODE_CLASS} .c,.{CODE_CLASS} .c1{{font-style:italic}}</style>"
+    comment = STANDARD_TYPES[_token_type("Comment")]
+    return "<style>" + "".join(rules) + f".{CODE_CLASS} .{comment}{{font-style:italic}}</style>"
 
 
 def split_blocks(markdown: str) -> tuple[list[str], str]:
