@@ -142,26 +142,23 @@ class ResponseState:
     def result(self, *, interrupted: bool = False) -> ChatResult:
         """The result as of now."""
         with self._lock:
-            return self._result(interrupted)
-
-    def _result(self, interrupted: bool) -> ChatResult:
-        now = self._clock()
-        return ChatResult(
-            text=_joined(self._text),
-            reasoning=_joined(self._reasoning),
-            tool_calls=tuple(self._complete) or self._calls_from_fragments(),
-            tool_results=tuple(self._tool_results),
-            usage=self._usage,
-            finish_reason=self._info.get("finish_reason"),
-            model=self._info.get("model"),
-            response_id=self._info.get("response_id"),
-            request_id=self._info.get("request_id"),
-            time_to_first_token=None if self._first is None else self._first - self._start,
-            thinking_time=self._thinking_time(now),
-            total_time=now - self._start,
-            interrupted=interrupted,
-            refusal=self._refusal,
-        )
+            now = self._clock()
+            return ChatResult(
+                text=_joined(self._text),
+                reasoning=_joined(self._reasoning),
+                tool_calls=tuple(self._complete) or self._calls_from_fragments(),
+                tool_results=tuple(self._tool_results),
+                usage=self._usage,
+                finish_reason=self._info.get("finish_reason"),
+                model=self._info.get("model"),
+                response_id=self._info.get("response_id"),
+                request_id=self._info.get("request_id"),
+                time_to_first_token=None if self._first is None else self._first - self._start,
+                thinking_time=self._thinking_time(now),
+                total_time=now - self._start,
+                interrupted=interrupted,
+                refusal=self._refusal,
+            )
 
     def _thinking_time(self, now: float) -> float | None:
         if not self._thinking:

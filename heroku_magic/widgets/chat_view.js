@@ -53,7 +53,7 @@ function column(parent, className) {
   // blocks are likewise direct children): the same fonts, spacing, lists, tables and code blocks.
   const blocks = element("div", "hm-blocks jp-RenderedHTMLCommon", root);
   const tail = element("div", "hm-tail jp-RenderedHTMLCommon", root);
-  return { root, blocks, tail, text: tail.appendChild(document.createTextNode("")) };
+  return { blocks, text: tail.appendChild(document.createTextNode("")) };
 }
 
 function drawColumn(view, change) {
@@ -92,7 +92,7 @@ class View {
     for (const name of ["reasoning", "answer"]) {
       drawColumn(this[name], { html: page[name].html.join(""), tail: page[name].tail, reset: true });
     }
-    this.draw({ thinking: page.thinking, collapse: page.collapsed, tools: page.tools });
+    this.draw({ collapse: page.collapsed, tools: page.tools });
     this.tick();
   }
 
