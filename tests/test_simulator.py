@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -244,17 +245,20 @@ def test_unknown_field_is_400_unless_ignored_params_are_allowed(simulator: Simul
         ({"role": "assistant", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, 400, "content is required"),
         ({"role": "tool", "tool_call_id": "t1", "content": ""}, 400, "content is required"),
         ({"role": "robot", "content": "beep"}, 400, "role"),
-        (
-            {"role": "assistant", "content": "ok", "tool_calls": [{"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]},
-            500,
-            "Failed to execute chat",
-        ),
+        ({"role": "assistant", "content": "ok", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}]}, 400, "need an id"),
     ],
 )  # fmt: skip
 def test_message_rules(simulator: Simulator, message: dict[str, Any], status: int, fragment: str) -> None:
     body = {"model": MODEL, "messages": [user("hi"), message, user("again")]}
     raw = http(simulator, "POST", CHAT, body)
     assert_error(raw, status, "invalid_request_error" if status == 400 else "server_error", fragment)
+
+
+def test_unparseable_arguments_in_history_are_a_500(simulator: Simulator) -> None:
+    # Heroku fails deep in its backend on arguments that are not JSON, even in a well-paired history.
+    messages = [user("hi"), assistant_calls("t1", arguments="{oops"), tool_result("t1"), user("again")]
+    raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": messages, "tools": [WEATHER]})
+    assert_error(raw, 500, "server_error", "Failed to execute chat")
 
 
 def test_invalid_json_body_is_400(simulator: Simulator) -> None:
@@ -403,12 +407,13 @@ def test_tool_call_streams_as_fragments(simulator: Simulator) -> None:
     ]
     assert len(fragments) > 2
     head = fragments[0]
-    assert head.id.startswith("toolu_") and head.type == "function"
+    assert re.fullmatch(r"tooluse_[A-Za-z0-9_-]{22}", head.id) and head.type == "function"
     assert (head.function.name, head.function.arguments) == ("get_weather", "")
     assert all(f.id is None and f.function.name is None for f in fragments[1:])
     call = accumulate(chunks)[0]
     assert json.loads(call["arguments"]) == {"city": "Paris", "days": 3, "unit": "celsius"}
-    assert "get_weather" in text_of(chunks)  # Heroku needs non-empty content alongside tool calls
+    assert text_of(chunks) == ""  # Heroku sends no content alongside tool calls
+    assert all(not c.choices[0].delta.content for c in chunks if c.choices)
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
@@ -457,13 +462,334 @@ def test_tool_result_follow_up_quotes_the_result(simulator: Simulator) -> None:
     call = first.tool_calls[0]
     messages = [
         user("get_weather city=Oslo"),
-        {"role": "assistant", "content": first.content, "tool_calls": [call.model_dump()]},
+        {"role": "assistant", "content": "Checking.", "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": '{"temp": -3, "sky": "snow"}'},
     ]
     chunks = stream(simulator, messages, tools=[WEATHER])
-    text = text_of(chunks)
-    assert '> {"temp": -3, "sky": "snow"}' in text and "`get_weather`" in text
+    assert text_of(chunks).split("\n\n") == [
+        'get_weather returned: {"temp": -3, "sky": "snow"}',
+        'Based on 1 tool result from 1 round, that answers "get_weather city=Oslo".',
+    ]
     assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+# -- tool pairing rules (Anthropic on Bedrock) --------------------------------------------------
+
+
+def assistant_calls(*ids: str, arguments: str = '{"city": "Oslo", "unit": "celsius"}') -> Any:
+    """An assistant message calling get_weather once per id (content filled in, as clients must)."""
+    calls = [
+        {"id": i, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+        for i in ids
+    ]
+    return {"role": "assistant", "content": "Calling tools.", "tool_calls": calls}
+
+
+def tool_result(call_id: str, content: str = '{"temp": 21}') -> Any:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+def system(text: str) -> Any:
+    return {"role": "system", "content": text}
+
+
+def unanswered(index: int, ids: str) -> str:
+    return (
+        f"messages.{index}: tool_use ids were found without tool_result blocks immediately after: {ids}. "
+        "Each tool_use block must have a corresponding tool_result block in the next message."
+    )
+
+
+def unexpected(index: int, call_id: str) -> str:
+    return (
+        f"messages.{index}: unexpected tool_use_id found in tool_result blocks: {call_id}. "
+        "Each tool_result block must have a corresponding tool_use block in the previous message."
+    )
+
+
+TOOLS_REQUIRED = "Requests which include tool_use or tool_result blocks must define tools."
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        # The old client bug: a tool call sent back without its results, then the next question.
+        ([user("hi"), assistant_calls("t1"), user("again")], unanswered(1, "t1")),
+        ([user("hi"), assistant_calls("t1")], unanswered(1, "t1")),
+        ([user("hi"), assistant_calls("t1", "t2"), tool_result("t1"), user("again")], unanswered(1, "t2")),
+        ([user("hi"), assistant_calls("t1", "t2")], unanswered(1, "t1, t2")),
+        ([user("hi"), assistant_calls("t1"), user("wait"), tool_result("t1")], unanswered(1, "t1")),
+        ([user("hi"), assistant_calls("t1"), system("x"), tool_result("t1")], unanswered(1, "t1")),
+        (
+            [user("hi"), assistant_calls("t1"), tool_result("t1"), assistant_calls("t2"), user("go")],
+            unanswered(3, "t2"),
+        ),
+        ([user("hi"), tool_result("t9")], unexpected(1, "t9")),
+        ([user("hi"), assistant_calls("t1"), tool_result("t1"), tool_result("t9")], unexpected(3, "t9")),
+        ([user("hi"), assistant_calls("t1"), tool_result("t1"), tool_result("t1")], unexpected(3, "t1")),
+        (
+            [user("hi"), assistant_calls("t1"), tool_result("t1"), user("more"), tool_result("t1")],
+            unexpected(4, "t1"),
+        ),
+        (
+            [user("a"), assistant_calls("t1"), tool_result("t1"), assistant_calls("t2"), tool_result("t2"), tool_result("t1")],
+            unexpected(5, "t1"),
+        ),
+    ],
+)  # fmt: skip
+def test_tool_pairing_rules(simulator: Simulator, messages: list[Any], message: str) -> None:
+    for stream_flag in (False, True):
+        body = {"model": MODEL, "messages": messages, "tools": [WEATHER], "stream": stream_flag}
+        raw = http(simulator, "POST", CHAT, body)
+        assert raw.json() == {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [user("hi"), assistant_calls("t1"), tool_result("t1")],
+        [user("hi"), tool_result("t1")],
+        [user("hi"), assistant_calls("t1"), user("again")],
+    ],
+)
+def test_tool_blocks_need_tools(simulator: Simulator, messages: list[Any]) -> None:
+    raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": messages})
+    assert_error(raw, 400, "invalid_request_error")
+    assert raw.json()["error"]["message"] == TOOLS_REQUIRED
+    with pytest.raises(openai.BadRequestError, match="must define tools"):
+        sdk(simulator).chat.completions.create(model=MODEL, messages=messages)
+
+
+def test_valid_tool_exchanges_are_accepted(simulator: Simulator) -> None:
+    histories = [
+        # results in any order, then a new question
+        [user("hi"), assistant_calls("t1", "t2"), tool_result("t2"), tool_result("t1"), user("thanks")],
+        # two rounds, ending on results
+        [user("hi"), assistant_calls("t1"), tool_result("t1"), assistant_calls("t2"), tool_result("t2")],
+        # an earlier turn's exchange, a system message, a text reply
+        [
+            system("be brief"),
+            user("hi"),
+            assistant_calls("t1"),
+            tool_result("t1"),
+            {"role": "assistant", "content": "It is 21 degrees."},
+            user("and tomorrow?"),
+        ],
+    ]
+    for messages in histories:
+        raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": messages, "tools": [WEATHER]})
+        assert raw.status == 200, raw.json()
+    # tool_choice "none" still defines tools
+    messages = histories[0]
+    raw = http(
+        simulator,
+        "POST",
+        CHAT,
+        {"model": MODEL, "messages": messages, "tools": [WEATHER], "tool_choice": "none"},
+    )
+    assert raw.status == 200
+
+
+# -- multi-round tool calling -------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """An assistant reply assembled from a raw response (streamed or not)."""
+
+    content: str
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str
+
+
+def complete(sim: Simulator, messages: list[Any], streamed: bool, **fields: Any) -> Reply:
+    """One raw chat request; the reply assembled from the body or from the SSE chunks."""
+    raw = http(sim, "POST", CHAT, {"model": MODEL, "messages": messages, "stream": streamed, **fields})
+    assert raw.status == 200, raw.body
+    if not streamed:
+        choice = raw.json()["choices"][0]
+        message = choice["message"]
+        return Reply(message["content"], message.get("tool_calls") or [], choice["finish_reason"])
+    chunks = [json.loads(payload) for payload in sse_data(raw.body)[:-1]]
+    deltas = [chunk["choices"][0]["delta"] for chunk in chunks]
+    calls: dict[int, dict[str, Any]] = {}
+    for fragment in (f for delta in deltas for f in delta.get("tool_calls") or ()):
+        call = calls.setdefault(
+            fragment["index"], {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        call["id"] += fragment.get("id") or ""
+        call["function"]["name"] += fragment.get("function", {}).get("name") or ""
+        call["function"]["arguments"] += fragment.get("function", {}).get("arguments") or ""
+    content = "".join(delta.get("content") or "" for delta in deltas)
+    return Reply(content, [calls[i] for i in sorted(calls)], chunks[-1]["choices"][0]["finish_reason"])
+
+
+@dataclass
+class Loop:
+    """What a well-behaved client's tool loop saw."""
+
+    rounds: list[list[dict[str, Any]]]  # the calls of each round
+    answer: str
+
+
+def tool_loop(
+    sim: Simulator, prompt: str, streamed: bool = False, tools: Any = (WEATHER,), **fields: Any
+) -> Loop:
+    """Drive the tool loop as a correct client does: fill content, answer every call, repair bad JSON."""
+    messages = [user(prompt)]
+    rounds: list[list[dict[str, Any]]] = []
+    for _ in range(12):  # a runaway loop fails instead of hanging
+        reply = complete(sim, messages, streamed, tools=list(tools), **fields)
+        if reply.finish_reason != "tool_calls":
+            assert not reply.tool_calls
+            return Loop(rounds, reply.content)
+        assert reply.content == "" and reply.tool_calls
+        rounds.append(reply.tool_calls)
+        sent = []
+        results = []
+        for call in reply.tool_calls:
+            repaired = call["function"]["arguments"]
+            try:
+                arguments = json.loads(repaired)
+            except ValueError:
+                result, repaired = "Error: arguments are not valid JSON", "{}"
+            else:
+                result = json.dumps({"temp": 21, "city": arguments.get("city")})
+                if call["function"]["name"] == "get_weather" and "city" not in arguments:
+                    result = "Error: missing required argument 'city'"
+            sent.append({**call, "function": {**call["function"], "arguments": repaired}})
+            results.append(tool_result(call["id"], result))
+        messages += [{"role": "assistant", "content": "(calling tools)", "tool_calls": sent}, *results]
+    raise AssertionError("the simulated model kept calling tools")
+
+
+def test_tool_call_reply_has_empty_content_and_must_be_filled_when_sent_back(simulator: Simulator) -> None:
+    message = ask(simulator, "get_weather city=Rome", tools=[WEATHER]).choices[0].message
+    assert message.content == "" and message.tool_calls
+    raw = chat(simulator, "get_weather city=Rome", tools=[WEATHER])
+    assert raw.json()["choices"][0]["message"]["content"] == ""
+    chunks = stream(simulator, "get_weather city=Rome", tools=[WEATHER])
+    assert all(not c.choices[0].delta.content for c in chunks if c.choices)
+    # A client that sends the reply back unchanged is refused.
+    call = message.tool_calls[0]
+    history = [
+        user("get_weather city=Rome"),
+        {"role": "assistant", "content": message.content, "tool_calls": [call.model_dump()]},
+        tool_result(call.id),
+    ]
+    raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": history, "tools": [WEATHER]})
+    assert_error(raw, 400, "invalid_request_error", "messages[1]: content is required")
+
+
+def test_one_round_by_default_then_an_answer_quoting_the_result(simulator: Simulator) -> None:
+    loop = tool_loop(simulator, "weather please: get_weather city=Lima")
+    assert len(loop.rounds) == 1
+    assert loop.answer.split("\n\n") == [
+        'get_weather returned: {"temp": 21, "city": "Lima"}',
+        'Based on 1 tool result from 1 round, that answers "weather please: get_weather city=Lima".',
+    ]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_n_rounds(simulator: Simulator, streamed: bool) -> None:
+    loop = tool_loop(simulator, "call get_weather 3 rounds in a row city=Oslo", streamed)
+    assert [[call["function"]["name"] for call in calls] for calls in loop.rounds] == [["get_weather"]] * 3
+    ids = [call["id"] for calls in loop.rounds for call in calls]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"tooluse_[A-Za-z0-9_-]{22}", i) for i in ids)
+    lines = loop.answer.split("\n\n")
+    assert lines[:3] == ['get_weather returned: {"temp": 21, "city": "Oslo"}'] * 3
+    assert lines[3].startswith("Based on 3 tool results from 3 rounds")
+    parallel = tool_loop(simulator, "get_time and get_weather, 2 times", streamed, tools=[WEATHER, CLOCK])
+    assert [[c["function"]["name"] for c in calls] for calls in parallel.rounds] == [
+        ["get_time", "get_weather"]
+    ] * 2
+    assert (
+        parallel.answer.split("\n\n")[:4]
+        == [
+            'get_time returned: {"temp": 21, "city": null}',
+            'get_weather returned: {"temp": 21, "city": "sample city"}',
+        ]
+        * 2
+    )
+
+
+def test_streamed_and_non_streamed_rounds_agree(simulator: Simulator) -> None:
+    prompt = "get_weather 2 times city=Bern"
+    assert tool_loop(simulator, prompt, streamed=True) == tool_loop(simulator, prompt, streamed=False)
+    first = chat(simulator, prompt, tools=[WEATHER]).json()["choices"][0]["message"]["tool_calls"]
+    assert first == chat(simulator, prompt, tools=[WEATHER]).json()["choices"][0]["message"]["tool_calls"]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_malformed_arguments_then_recovery(simulator: Simulator, streamed: bool) -> None:
+    bad = complete(simulator, [user("get_weather city=Oslo, malformed arguments")], streamed, tools=[WEATHER])
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(bad.tool_calls[0]["function"]["arguments"])
+    # Sent back unrepaired, the history makes Heroku fail.
+    history = [
+        user("get_weather city=Oslo, malformed arguments"),
+        {"role": "assistant", "content": "Calling.", "tool_calls": bad.tool_calls},
+        tool_result(bad.tool_calls[0]["id"], "Error: bad JSON"),
+    ]
+    raw = http(simulator, "POST", CHAT, {"model": MODEL, "messages": history, "tools": [WEATHER]})
+    assert raw.status == 500
+    loop = tool_loop(simulator, "get_weather city=Oslo, malformed arguments", streamed)
+    assert len(loop.rounds) == 2
+    assert json.loads(loop.rounds[1][0]["function"]["arguments"]) == {"city": "Oslo", "unit": "celsius"}
+    assert loop.answer.split("\n\n")[:2] == [
+        "get_weather returned: Error: arguments are not valid JSON",
+        'get_weather returned: {"temp": 21, "city": "Oslo"}',
+    ]
+    assert len(tool_loop(simulator, "get_weather malformed arguments 2 rounds", streamed).rounds) == 3
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_invalid_arguments_then_recovery(simulator: Simulator, streamed: bool) -> None:
+    loop = tool_loop(simulator, "get_weather city=Oslo with invalid arguments", streamed)
+    assert [json.loads(calls[0]["function"]["arguments"]) for calls in loop.rounds] == [
+        {"unit": "celsius"},  # the first required property left out
+        {"city": "Oslo", "unit": "celsius"},
+    ]
+    assert loop.answer.split("\n\n")[0] == "get_weather returned: Error: missing required argument 'city'"
+    # Without required properties, the first property gets the wrong type.
+    clock = tool_loop(simulator, "get_time, invalid arguments", streamed, tools=[CLOCK])
+    assert json.loads(clock.rounds[0][0]["function"]["arguments"]) == {"tz": 12345}
+    assert json.loads(clock.rounds[1][0]["function"]["arguments"]) == {}
+
+
+@pytest.mark.parametrize(
+    "tool_choice", ["auto", "required", {"type": "function", "function": {"name": "get_weather"}}]
+)
+def test_history_ending_with_results_gets_an_answer_not_another_call(
+    simulator: Simulator, tool_choice: Any
+) -> None:
+    messages = [
+        user("use get_weather"),
+        assistant_calls("t1", "t2"),
+        tool_result("t1"),
+        tool_result("t2", "x" * 500),
+    ]
+    for streamed in (False, True):
+        reply = complete(simulator, messages, streamed, tools=[WEATHER], tool_choice=tool_choice)
+        assert (reply.finish_reason, reply.tool_calls) == ("stop", [])
+        lines = reply.content.split("\n\n")
+        assert lines[0] == 'get_weather returned: {"temp": 21}'
+        assert lines[1] == "get_weather returned: " + "x" * 200 + "…"  # long results are cut
+        assert lines[2] == 'Based on 2 tool results from 1 round, that answers "use get_weather".'
+
+
+def test_tool_results_of_earlier_turns_are_not_quoted(simulator: Simulator) -> None:
+    messages = [
+        user("get_weather"),
+        assistant_calls("t1"),
+        tool_result("t1", "old"),
+        {"role": "assistant", "content": "It is old."},
+        user("get_weather again"),
+        assistant_calls("t2"),
+        tool_result("t2", "new"),
+    ]
+    answer = complete(simulator, messages, False, tools=[WEATHER]).content
+    assert answer.split("\n\n")[0] == "get_weather returned: new" and "old" not in answer
 
 
 # -- faults -------------------------------------------------------------------------------------

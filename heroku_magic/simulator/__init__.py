@@ -8,8 +8,10 @@ independent implementation of the contract.
     with Simulator() as sim:
         client = openai.OpenAI(base_url=sim.url + "/v1", api_key=sim.key)
 
-Prompt directives are documented in `heroku_magic.simulator.models`, fault kinds in
-`heroku_magic.simulator.faults`; ``python -m heroku_magic.simulator --help`` runs it as a command.
+Prompt directives are documented in `heroku_magic.simulator.models` (tool calls and multi-round
+turns in `heroku_magic.simulator.toolcalls`), the tool pairing rules it enforces in
+`heroku_magic.simulator.pairing`, fault kinds in `heroku_magic.simulator.faults`;
+``python -m heroku_magic.simulator --help`` runs it as a command.
 """
 
 from .faults import Fault

@@ -31,7 +31,10 @@ EPILOG = """prompt directives (in the last user message):
   echo:<text>   answer exactly <text>, verbatim
   words:N       answer with N one-word chunks
   markdown:N    answer a long Markdown document in N one-word chunks
-  a tool name   call that tool when the request offers tools
+  a tool name   call that tool when the request offers tools (key=value sets arguments)
+  N rounds      call the named tools again after each result, N rounds in all (default 1)
+  malformed arguments / invalid arguments
+                the first round's arguments are not JSON / break the schema; then good ones
 """
 
 

@@ -1,4 +1,4 @@
-"""Deterministic simulated models: the same request always gets the same answer (only ids vary).
+"""Deterministic simulated models: the same request always gets the same answer (only completion ids vary).
 
 The answer depends on the model, the messages and the options. What it looks like is chosen by the
 text of the LAST user message ("the prompt"), through these prompt directives:
@@ -14,18 +14,14 @@ text of the LAST user message ("the prompt"), through these prompt directives:
     If the prompt contains ``markdown:N``, the answer is a long Markdown document streamed as exactly
     N one-word content chunks: a paragraph of about 60 words, an 8-item bullet list, a 150-line
     fenced ``python`` block, then more such paragraphs, cut at N chunks (for rendering benchmarks).
-naming a tool
-    When the request offers ``tools`` and ``tool_choice`` is not ``"none"``, a prompt that names a
-    tool (as a whole word) gets a call to it; naming two tools gets two parallel calls (unless
-    ``parallel_tool_calls`` is false); "use a tool" / "call a tool" calls the first tool.
-    ``tool_choice: "required"`` or a named function forces a call even without a mention.
-    Arguments fill the schema's required properties with sample values by type (enum: first value,
-    string: ``"sample <name>"``, integer: 1, number: 1.5, boolean: true); ``key=value`` pairs in the
-    prompt (``city=Paris``, ``days=3``, ``note="two words"``) set properties of those names.
-    The content is a short sentence ("I'll call get_weather.") because Heroku needs non-empty content.
+naming a tool, ``key=value``, ``N rounds``, ``malformed arguments``, ``invalid arguments``
+    When the request offers ``tools``, a prompt that names one calls it: see
+    `heroku_magic.simulator.toolcalls` for the tool directives, multi-round turns and the ids.
+    Replies that call tools have empty content, as Heroku's do.
 a trailing ``tool`` message
-    When the last message is a tool result, the answer is Markdown quoting every trailing tool
-    result (finish_reason ``stop``).
+    When the last message is a tool result, the model calls tools again if the prompt asked for
+    more rounds, else answers with a line quoting each tool result of the turn
+    (``get_weather returned: {"temp": 21}``) and a closing sentence (finish_reason ``stop``).
 ``response_format: {"type": "json_object"}``
     The answer is a JSON object text.
 anything else
@@ -33,8 +29,9 @@ anything else
     bullet list, a fenced ``python`` block and a closing sentence, its phrases picked by a hash of
     the conversation (turn number and system prompt are mentioned when present).
 
-Directives are checked in this order: a trailing tool message, a forced tool call, ``echo:``,
-``words:N``, ``markdown:N``, a tool mention, ``json_object``, the default.
+Directives are checked in this order: a trailing tool message (another round or the quoting
+answer), a forced tool call, ``echo:``, ``words:N``, ``markdown:N``, a tool mention,
+``json_object``, the default.
 
 Options: extended thinking (or ``reasoning_effort``) produces a few sentences of reasoning that
 mention the prompt; it is returned only with ``include_reasoning`` and always counted as
@@ -49,11 +46,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .toolcalls import plan_tool_calls
+from .toolcalls import ToolCall, current_turn, plan_tool_calls, tool_rounds
 from .validation import ChatRequest
 
 _ECHO = re.compile(r"\s*echo:", re.IGNORECASE)
@@ -61,6 +57,7 @@ _WORDS = re.compile(r"\bwords:(\d+)\b", re.IGNORECASE)
 _MARKDOWN = re.compile(r"\bmarkdown:(\d+)\b", re.IGNORECASE)
 _PIECE = re.compile(r"^\s+|\S+\s*")
 SNIPPET_CHARS = 60
+RESULT_CHARS = 200  # a tool result is quoted up to this many characters
 MAX_WORDS = 200_000  # words:N and markdown:N beyond this is clamped, so a typo cannot exhaust memory
 
 _TITLES = ("Notes on", "Thoughts on", "About", "A quick take on", "Answering")
@@ -93,15 +90,6 @@ _THOUGHTS = (
     ("A list of practical points will be easier to follow.", "An example in code would make it concrete."),
     ("I should double-check that nothing important is missing.", "Let me make sure the tone stays helpful."),
 )
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A tool call the simulated model makes."""
-
-    id: str
-    name: str
-    arguments: str
 
 
 @dataclass(frozen=True)
@@ -190,17 +178,18 @@ def simulate(request: ChatRequest) -> Reply:
         "reasoning_chunks": returned,
         "reasoning_tokens": count_tokens(reasoning),
     }
-    if request.messages[-1].get("role") == "tool":
-        return Reply(pieces(_tool_summary(request.messages, prompt)), "stop", **common)
-    directive = _directive(prompt)
-    if request.tool_choice == "required" or directive is None:  # a named tool_choice is "required" too
-        calls = plan_tool_calls(request, prompt)
-        if calls:
-            tool_calls = tuple(
-                ToolCall(f"toolu_{secrets.token_hex(12)}", tool.name, args) for tool, args in calls
-            )
-            names = " and ".join(call.name for call in tool_calls)
-            return Reply(pieces(f"I'll call {names}."), "tool_calls", tool_calls=tool_calls, **common)
+    after_tools = request.messages[-1].get("role") == "tool"
+    directive = None if after_tools else _directive(prompt)
+    # A named tool_choice is "required" too.
+    if after_tools or request.tool_choice == "required" or directive is None:
+        tool_calls = plan_tool_calls(request, prompt)
+        if tool_calls:  # Heroku sends empty content alongside tool calls
+            return Reply((), "tool_calls", tool_calls=tool_calls, **common)
+    if after_tools:
+        text, finish_reason = _limit(
+            _tool_results_answer(request.messages, prompt), request.stop, request.max_tokens
+        )
+        return Reply(pieces(text), finish_reason, **common)
     if directive is not None:
         text, per_chunk = directive
     elif request.json_object:
@@ -342,23 +331,32 @@ def _reasoning(prompt: str, seed: bytes) -> str:
     return " ".join(sentences)
 
 
-def _tool_summary(messages: list[dict[str, Any]], prompt: str) -> str:
-    """Markdown quoting each trailing tool result, naming the tool that produced it."""
+def _tool_results_answer(messages: list[dict[str, Any]], prompt: str) -> str:
+    """One paragraph per tool message of the turn (``<name> returned: <content>``), then a sentence."""
+    turn = current_turn(messages)
     names = {}
-    for message in messages:
+    for message in turn:
         for call in message.get("tool_calls") or ():
             if isinstance(call, dict) and isinstance(call.get("function"), dict):
                 names[call.get("id")] = call["function"].get("name", "tool")
-    results = []
-    for message in reversed(messages):
-        if message.get("role") != "tool":
-            break
-        results.append(message)
-    lines = ["**Tool results**", ""]
-    for message in reversed(results):
-        name = names.get(message.get("tool_call_id"), "tool")
-        lines += [f"`{name}` returned:", ""]
-        lines += [f"> {line}" if line else ">" for line in message_text(message).splitlines()]
-        lines.append("")
-    lines.append(f'Based on these results, that answers "{snippet(prompt)}".')
-    return "\n".join(lines)
+    results = [message for message in turn if message.get("role") == "tool"]
+    lines = [
+        f"{names.get(m.get('tool_call_id'), 'tool')} returned: {_flat(message_text(m))}" for m in results
+    ]
+    rounds = tool_rounds(turn)
+    lines.append(
+        f"Based on {_count(len(results), 'tool result')} from {_count(rounds, 'round')}, "
+        f'that answers "{snippet(prompt)}".'
+    )
+    return "\n\n".join(lines)
+
+
+def _flat(text: str) -> str:
+    """``text`` on one line, cut to 200 characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= RESULT_CHARS else flat[:RESULT_CHARS].rstrip() + "…"
+
+
+def _count(number: int, noun: str) -> str:
+    """``"1 round"``, ``"2 rounds"``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -1,22 +1,108 @@
-"""Deterministic tool-call planning: which offered tools to call and with what arguments."""
+"""Deterministic tool calling: which offered tools the simulated model calls, how often, with what.
+
+The prompt is the text of the LAST user message. A *turn* is that message and everything after it;
+the turn's *rounds so far* are its assistant messages that carry ``tool_calls`` (each one answered
+by ``tool`` messages, as the pairing rules in `heroku_magic.simulator.pairing` demand).
+
+Prompt directives for tools (case-insensitive, anywhere in the prompt):
+
+naming a tool
+    When the request offers ``tools`` and ``tool_choice`` is not ``"none"``, a prompt that names a
+    tool as a whole word (``get_weather``) calls it; naming several calls them in parallel, in the
+    order the prompt names them (only the first when ``parallel_tool_calls`` is false).
+    ``use a tool`` / ``call any tool`` (``use|call`` + ``a|any|the|some`` + ``tool(s)``) calls the
+    first offered tool. ``tool_choice: "required"`` calls the named tools or else the first one;
+    ``tool_choice: {"type": "function", ...}`` calls that function whatever the prompt says.
+``key=value``
+    Sets the argument of that name (``city=Paris``, ``days=3``, ``note="two words"``), converted
+    to the property's type. Other required properties get sample values by type (enum: first value,
+    string: ``"sample <name>"``, integer: 1, number: 1.5, boolean: true); optional ones are left out.
+``N rounds`` / ``N times``
+    A number, whitespace, then ``round``/``rounds``/``time``/``times`` (``call get_weather 3 rounds
+    in a row``, ``get_time 2 times``): after each round of tool results, the same tools are called
+    again until the turn has N rounds, then the model answers. N is clamped to 1..50.
+    Without it the turn has ONE round: a request whose last message is a tool result and whose
+    rounds are done is answered with text, never with another call (no endless tool loop).
+``malformed arguments``
+    The first round's ``arguments`` are not JSON: the good object cut short (``{"city": "Paris"``).
+``invalid arguments``
+    The first round's ``arguments`` are JSON that breaks the schema: the first required property
+    left out, or without required properties the first property given a value of the wrong type.
+    With either of these two the bad round is an EXTRA round: the model calls again with good
+    arguments after the client's (error) result, so ``malformed arguments`` alone means two rounds
+    and ``malformed arguments 2 rounds`` three. Note that Heroku answers 500 to a history whose
+    ``arguments`` are not JSON: a client must repair them (e.g. to ``"{}"``) before sending back.
+
+Replies that call tools have empty content (``""``; streamed: no content deltas), as Heroku's do.
+Call ids look like Heroku's, ``tooluse_`` + 22 URL-safe characters, and are derived from the
+request: the same request (streamed or not) gets the same ids.
+
+When the turn's rounds are done (or no tool is to be called) after tool results, the answer quotes
+each tool message of the turn, in order, one paragraph each, flattened to one line and cut to 200
+characters, then closes with a sentence::
+
+    get_weather returned: {"temp": 21}
+
+    get_weather returned: Error: city not found
+
+    Based on 2 tool results from 2 rounds, that answers "call get_weather 2 rounds".
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
+from .arguments import build_arguments, invalid_arguments, malformed_arguments
 from .validation import ChatRequest, Tool
 
 _ANY_TOOL = re.compile(r"\b(?:use|call)\s+(?:a|any|the|some)\s+tools?\b", re.IGNORECASE)
 _KEY_VALUE = re.compile(r"""(\w+)=("[^"]*"|'[^']*'|[^\s,;]+)""")
-_MAX_DEPTH = 6
+_ROUNDS = re.compile(r"\b(\d+)\s+(?:rounds?|times?)\b", re.IGNORECASE)
+_MALFORMED = re.compile(r"\bmalformed\s+arguments\b", re.IGNORECASE)
+_INVALID = re.compile(r"\binvalid\s+arguments\b", re.IGNORECASE)
+MAX_ROUNDS = 50
+ID_CHARS = 22
 
 
-def plan_tool_calls(request: ChatRequest, prompt: str) -> list[tuple[Tool, str]]:
-    """The tools the simulated model calls for ``prompt``, each with its JSON ``arguments``."""
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool call the simulated model makes."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+def current_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last user message and everything after it (all messages when there is no user message)."""
+    starts = [index for index, message in enumerate(messages) if message.get("role") == "user"]
+    return messages[starts[-1] if starts else 0 :]
+
+
+def tool_rounds(turn: list[dict[str, Any]]) -> int:
+    """How many assistant messages of ``turn`` carry tool calls."""
+    return sum(1 for m in turn if m.get("role") == "assistant" and m.get("tool_calls"))
+
+
+def wanted_rounds(prompt: str) -> int:
+    """The tool rounds the prompt asks for, counting a deliberately bad first round."""
+    match = _ROUNDS.search(prompt)
+    rounds = min(max(int(match.group(1)), 1), MAX_ROUNDS) if match else 1
+    return rounds + (1 if _MALFORMED.search(prompt) or _INVALID.search(prompt) else 0)
+
+
+def plan_tool_calls(request: ChatRequest, prompt: str) -> tuple[ToolCall, ...]:
+    """The calls the simulated model makes now for ``prompt``; none once the turn's rounds are done."""
     if not request.tools or request.tool_choice == "none":
-        return []
+        return ()
+    done = tool_rounds(current_turn(request.messages))
+    if done and done >= wanted_rounds(prompt):
+        return ()
     by_name = {tool.name: tool for tool in request.tools}
     if request.forced_tool is not None:
         chosen = [by_name[request.forced_tool]]
@@ -26,8 +112,31 @@ def plan_tool_calls(request: ChatRequest, prompt: str) -> list[tuple[Tool, str]]
             chosen = [request.tools[0]]
         if not request.parallel_tool_calls:
             chosen = chosen[:1]
-    given = _key_values(prompt)
-    return [(tool, json.dumps(build_arguments(tool.parameters, given))) for tool in chosen]
+    ids = _call_ids(request, len(chosen))
+    return tuple(
+        ToolCall(call_id, tool.name, _arguments(tool, prompt, first_round=not done))
+        for call_id, tool in zip(ids, chosen, strict=True)
+    )
+
+
+def _arguments(tool: Tool, prompt: str, first_round: bool) -> str:
+    """The JSON ``arguments`` of a call, spoiled in the first round when the prompt asks for it."""
+    arguments = build_arguments(tool.parameters, _key_values(prompt))
+    if first_round and _MALFORMED.search(prompt):
+        return malformed_arguments(arguments)
+    if first_round and _INVALID.search(prompt):
+        return invalid_arguments(tool.parameters, arguments)
+    return json.dumps(arguments)
+
+
+def _call_ids(request: ChatRequest, count: int) -> list[str]:
+    """Heroku-style ids (``tooluse_`` + 22 URL-safe characters), a function of the request."""
+    conversation = json.dumps([request.model, request.messages], sort_keys=True, default=str)
+    ids = []
+    for index in range(count):
+        digest = hashlib.sha256(f"{index}:{conversation}".encode()).digest()
+        ids.append("tooluse_" + base64.urlsafe_b64encode(digest).decode()[:ID_CHARS])
+    return ids
 
 
 def _mentioned(tools: tuple[Tool, ...], prompt: str) -> list[Tool]:
@@ -46,99 +155,3 @@ def _key_values(prompt: str) -> dict[str, str]:
     for key, value in _KEY_VALUE.findall(prompt):
         pairs[key] = value[1:-1] if value[:1] in "\"'" and len(value) > 1 else value
     return pairs
-
-
-def build_arguments(schema: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
-    """Arguments for a JSON-schema ``object``: required properties sampled, prompt values applied."""
-    return _object(schema, schema, given, 0)
-
-
-def _object(
-    schema: dict[str, Any], root: dict[str, Any], given: dict[str, str], depth: int
-) -> dict[str, Any]:
-    """Fill an object schema's required properties (and any the prompt gives) in schema order."""
-    properties = schema.get("properties")
-    if not isinstance(properties, dict):
-        return {}
-    required = schema.get("required")
-    required = set(required) if isinstance(required, list) else set()
-    arguments = {}
-    for name, prop in properties.items():
-        prop = _resolve(prop, root)
-        if name in given:
-            arguments[name] = _coerce(given[name], prop)
-        elif name in required:
-            arguments[name] = _sample(name, prop, root, depth + 1)
-    return arguments
-
-
-def _resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
-    """Follow a local ``$ref`` (pydantic puts nested models under ``$defs``) and pick the first union arm."""
-    for _ in range(_MAX_DEPTH):
-        if not isinstance(schema, dict):
-            return {}
-        ref = schema.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            target: Any = root
-            for part in ref[2:].split("/"):
-                target = target.get(part, {}) if isinstance(target, dict) else {}
-            schema = target
-            continue
-        options = schema.get("anyOf") or schema.get("oneOf")
-        if isinstance(options, list) and options:
-            # Prefer a non-null arm, so Optional[X] samples an X.
-            schema = next((o for o in options if isinstance(o, dict) and o.get("type") != "null"), options[0])
-            continue
-        return schema
-    return {}
-
-
-def _type(schema: dict[str, Any]) -> str | None:
-    """The schema's JSON type (the first non-null one of a list)."""
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    return kind if isinstance(kind, str) else None
-
-
-def _sample(name: str, schema: dict[str, Any], root: dict[str, Any], depth: int) -> Any:
-    """A deterministic sample value for a property schema."""
-    for key in ("const", "default"):
-        if key in schema:
-            return schema[key]
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum:
-        return enum[0]
-    kind = _type(schema)
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.5))
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
-    if kind == "array":
-        if depth >= _MAX_DEPTH:
-            return []
-        return [_sample(name, _resolve(schema.get("items", {}), root), root, depth + 1)]
-    if kind == "object":
-        return {} if depth >= _MAX_DEPTH else _object(schema, root, {}, depth)
-    return f"sample {name}"
-
-
-def _coerce(value: str, schema: dict[str, Any]) -> Any:
-    """A prompt-given string converted to the property's type when it parses as one."""
-    kind = _type(schema)
-    try:
-        if kind == "integer":
-            return int(value)
-        if kind == "number":
-            return float(value)
-        if kind in ("array", "object"):
-            return json.loads(value)
-    except ValueError:
-        return value
-    if kind == "boolean":
-        return value.lower() in ("true", "yes", "1", "on")
-    return value

@@ -9,6 +9,7 @@ from typing import Any
 
 from .catalogue import find_model
 from .errors import ApiError, invalid
+from .pairing import check_tool_pairing
 
 # The Dev Center compatibility table (supported and "Yes, but ignored") plus Heroku's own fields.
 KNOWN_FIELDS = frozenset(
@@ -90,7 +91,7 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
     include_reasoning, budget = _thinking(body, model_id, info.thinking, temperature, top_p)
     tools = _tools(body.get("tools"))
     tool_choice, forced_tool = _tool_choice(body.get("tool_choice"), tools)
-    messages = _messages(body["messages"])
+    messages = _messages(body["messages"], bool(tools))
     return ChatRequest(
         model=model_id,
         messages=messages,
@@ -231,7 +232,7 @@ def _tool_choice(value: Any, tools: tuple[Tool, ...]) -> tuple[str, str | None]:
     return "required", name
 
 
-def _messages(value: Any) -> list[dict[str, Any]]:
+def _messages(value: Any, has_tools: bool) -> list[dict[str, Any]]:
     """The messages, checked the way Heroku (and Bedrock behind it) checks them."""
     if not isinstance(value, list) or not value:
         raise invalid("Invalid request: 'messages' must be a non-empty list")
@@ -254,6 +255,7 @@ def _messages(value: Any) -> list[dict[str, Any]]:
             raise invalid(f"Invalid request: messages[{index}].tool_call_id is required")
         if role == "assistant" and tool_calls is not None:
             broken_arguments = broken_arguments or _has_broken_arguments(tool_calls, index)
+    check_tool_pairing(value, has_tools)
     if broken_arguments:
         # Heroku fails deep inside the backend on unparseable arguments, hence a 500 (FLOSHIP).
         raise ApiError(500, "Failed to execute chat")
@@ -288,6 +290,8 @@ def _has_broken_arguments(tool_calls: Any, index: int) -> bool:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not isinstance(function.get("name"), str):
             raise invalid(f"Invalid request: messages[{index}].tool_calls need a function name")
+        if not isinstance(call.get("id"), str) or not call["id"]:
+            raise invalid(f"Invalid request: messages[{index}].tool_calls need an id")
         try:
             json.loads(function.get("arguments") or "{}")
         except (TypeError, ValueError):
