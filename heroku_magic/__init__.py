@@ -21,15 +21,20 @@ if TYPE_CHECKING:
         Done,
         Error,
         Event,
+        NewStep,
+        Notice,
         ReasoningDelta,
         ResponseInfo,
+        Step,
         TextDelta,
         ToolCall,
         ToolCallDelta,
         ToolResult,
+        ToolStatus,
         Usage,
     )
     from .options import ChatOptions, Thinking
+    from .tools import REGISTRY, Tool, ToolArgumentsError, tool
 
 # Where each public name lives: they are imported on first use, so that %load_ext (which imports
 # this package) loads only what registering the magics needs.
@@ -46,16 +51,18 @@ _HOMES = {
     "ChatResult": "events",
     **dict.fromkeys(
         (
-            "Done", "Error", "Event", "ReasoningDelta", "ResponseInfo", "TextDelta", "ToolCall",
-            "ToolCallDelta", "ToolResult", "Usage",
+            "Done", "Error", "Event", "NewStep", "Notice", "ReasoningDelta", "ResponseInfo", "Step",
+            "TextDelta", "ToolCall", "ToolCallDelta", "ToolResult", "ToolStatus", "Usage",
         ),
         "events",
     ),
+    **dict.fromkeys(("REGISTRY", "Tool", "ToolArgumentsError", "tool"), "tools"),
 }  # fmt: skip
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "REGISTRY",
     "APIError",
     "ChatOptions",
     "ChatResult",
@@ -65,19 +72,26 @@ __all__ = [
     "Error",
     "Event",
     "HerokuMagicError",
+    "NewStep",
+    "Notice",
     "OptionsError",
     "ReasoningDelta",
     "ResponseInfo",
     "Settings",
+    "Step",
     "TextDelta",
     "Thinking",
+    "Tool",
+    "ToolArgumentsError",
     "ToolCall",
     "ToolCallDelta",
     "ToolResult",
+    "ToolStatus",
     "Turn",
     "Usage",
     "current_session",
     "load_ipython_extension",
+    "tool",
 ]
 
 
@@ -95,20 +109,20 @@ def __getattr__(name: str) -> Any:
 
 def current_session() -> Any:
     """The running IPython shell's heroku_magic session: ``current_session().defaults``, conversations."""
-    from .magics import current_session
+    from .extension import current_session
 
     return current_session()
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics with IPython (``%load_ext heroku_magic``)."""
-    from .magics import load_ipython_extension as load
+    from .extension import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop the live views' paint thread (``%unload_ext heroku_magic``)."""
-    from .magics import unload_ipython_extension as unload
+    from .extension import unload_ipython_extension as unload
 
     unload(ipython)

@@ -1,4 +1,4 @@
-"""The transport: the only module that imports ``openai``. Builds requests, opens streams, maps errors.
+"""The transport: the only module that imports ``openai``. Builds request bodies, opens streams, maps errors.
 
 ``openai`` is imported on first use, so importing the package (and loading the IPython extension)
 stays fast.
@@ -15,7 +15,7 @@ from .catalog import ModelInfo, parse_catalog
 from .config import Settings
 from .errors import APIError, ConfigurationError, error_message
 from .events import Event, ResponseInfo, Usage
-from .options import ChatOptions
+from .options import TOOL_CHOICES, ChatOptions
 
 if TYPE_CHECKING:
     import openai
@@ -86,7 +86,7 @@ class HerokuClient:
         """Send one chat request and yield its events as they arrive."""
         import openai
 
-        arguments = options.sdk_arguments(messages, self.model_for(options))
+        arguments = chat_arguments(options, messages, self.model_for(options))
         timeout = options.timeout if options.timeout is not None else self.timeout
         sdk = self.sdk
         if options.timeout is not None or options.max_retries is not None:
@@ -150,6 +150,41 @@ class HerokuClient:
             raise APIError(error_message(exc.read()), status=exc.code) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise APIError(f"could not read the model catalogue at {url}: {exc}") from None
+
+
+def chat_arguments(options: ChatOptions, messages: Sequence[Message], model: str) -> dict[str, Any]:
+    """Keyword arguments for ``chat.completions.create``: the SDK's fields plus Heroku's in ``extra_body``."""
+    args: dict[str, Any] = {"model": model, "messages": list(messages)}
+    for name in ("temperature", "top_p", "max_tokens", "reasoning_effort"):
+        value = getattr(options, name)
+        if value is not None:
+            args[name] = value
+    if options.stop:
+        args["stop"] = list(options.stop)
+    if options.tools:
+        args["tools"] = [tool.definition() for tool in options.tools]
+        if options.parallel_tool_calls is not None:
+            args["parallel_tool_calls"] = options.parallel_tool_calls
+        choice = options.tool_choice
+        if choice is not None:
+            named = {"type": "function", "function": {"name": choice}}
+            args["tool_choice"] = choice if choice in TOOL_CHOICES else named
+    if options.response_format is not None:
+        args["response_format"] = {"type": options.response_format}
+    if options.stream is not False:
+        args["stream"] = True
+        args["stream_options"] = {"include_usage": True}
+    # The SDK's signature has no parameters for Heroku's own fields: they ride in extra_body.
+    extra: dict[str, Any] = {}
+    if options.thinking is not None:
+        extra["extended_thinking"] = options.thinking.to_body()
+    if options.top_k is not None:
+        extra["top_k"] = options.top_k
+    if options.allow_ignored_params:
+        extra["allow_ignored_params"] = True
+    if extra:
+        args["extra_body"] = extra
+    return args
 
 
 def api_error(

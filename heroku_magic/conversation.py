@@ -2,15 +2,16 @@
 
 Turns may be keyed (the magic keys them by notebook cell): sending again with a key that is already
 present replaces that turn in place, with only the turns before it as context. A failed request
-leaves the history as it was; an interrupted one keeps its partial answer, marked as interrupted.
-Reasoning is kept for display but never sent back to the model.
+leaves the history as it was; an interrupted one keeps its partial answer, marked as interrupted;
+a turn that fails after its tools ran keeps those steps (the tools really ran), marked failed.
+Reasoning is kept for display but never sent back to the model in later turns.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Collection, Generator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,35 +20,31 @@ from typing import Any
 from .client import ChatClient, HerokuClient
 from .config import Settings
 from .errors import APIError
-from .events import ChatResult, Done, Error, Event
+from .events import ChatResult, Content, Done, Error, Event, Step, content_text, wire_content
 from .options import ChatOptions
-from .respond import request_messages, respond
+from .respond import request_messages
 from .result import Clock, ResponseState
-
-# Heroku rejects assistant messages with empty content (tool calling needs it filled).
-EMPTY_ANSWER = "(no text)"
+from .turn import Approve, run_turn, turn_messages
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One exchange: the user's prompt and the model's result."""
+    """One exchange: the user's content and the model's result (its steps, when tools ran)."""
 
-    prompt: str
+    content: Content
     result: ChatResult
     key: str | None = None
     options: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def messages(self) -> list[dict[str, Any]]:
-        """The turn as OpenAI chat messages (reasoning left out)."""
-        answer: dict[str, Any] = {"role": "assistant", "content": self.result.text or EMPTY_ANSWER}
-        if self.result.tool_calls:
-            answer["tool_calls"] = [call.to_message() for call in self.result.tool_calls]
-        messages: list[dict[str, Any]] = [{"role": "user", "content": self.prompt}, answer]
-        messages += [
-            {"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content or EMPTY_ANSWER}
-            for r in self.result.tool_results
-        ]
-        return messages
+    @property
+    def text(self) -> str:
+        """The user's content as text, for display."""
+        return content_text(self.content)
+
+    def messages(self, offered: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """The turn as OpenAI chat messages (reasoning left out); see :func:`~heroku_magic.turn.turn_messages`."""
+        user: dict[str, Any] = {"role": "user", "content": wire_content(self.content)}
+        return [user, *turn_messages(self.result, offered)]
 
 
 class Conversation:
@@ -83,40 +80,54 @@ class Conversation:
         return self._client
 
     def messages(
-        self, prompt: str | None = None, *, key: str | None = None, system: str | None = None
+        self,
+        prompt: Content | None = None,
+        *,
+        key: str | None = None,
+        system: str | None = None,
+        offered: Collection[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """The messages a request would send: system prompt, history (before ``key``'s turn), prompt."""
-        history = [message for turn in self._context(key) for message in turn.messages()]
+        """The messages a request would send: system prompt, history (before ``key``'s turn), prompt.
+
+        ``offered`` names the tools the request defines (history's tool exchanges for other tools
+        are sent as text); ``None`` sends every exchange as it was.
+        """
+        history = [message for turn in self._context(key) for message in turn.messages(offered)]
         return request_messages(prompt, self.system if system is None else system, history)
 
     def stream(
         self,
-        prompt: str,
+        prompt: Content,
         options: ChatOptions | None = None,
         *,
         key: str | None = None,
         record: bool = True,
         client: ChatClient | None = None,
         state: ResponseState | None = None,
+        approve: Approve | None = None,
     ) -> Generator[Event, None, None]:
-        """Send ``prompt`` with the history; yield its events, ending in Done or Error.
+        """Send ``prompt`` (text or content parts) with the history; yield the turn's events, ending in Done or Error.
 
-        The events are folded into ``state`` (a fresh one if not given) before they are yielded, so
-        a live view may read it as they arrive. A response stopped by an interrupt (or abandoned by
-        the consumer) is recorded as interrupted, with what arrived; any other exception is a
-        failure and leaves the history as it was.
+        The model's tool calls run (``options.tools``; ``approve`` is asked first about each, if
+        given) and the model is called again with their results. The events are folded into
+        ``state`` (a fresh one if not given) before they are yielded, so a live view may read it as
+        they arrive. A turn stopped by an interrupt (or abandoned by the consumer) is recorded as
+        interrupted, with what arrived; a failure leaves the history as it was, unless tools had
+        already run (then the turn is kept, with its error).
         """
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system
-        messages = self.messages(prompt, key=key, system=system)
+        offered = [tool.name for tool in options.tools or ()]
+        messages = self.messages(prompt, key=key, system=system, offered=offered)
         state = state if state is not None else ResponseState(self._clock)
-        settled = False  # the response ended (a consumer may stop at its end and never resume this)
+        settled = False  # the turn ended (a consumer may stop at its end and never resume this)
+        turn = run_turn(client or self.client, messages, options, state, approve=approve)
         try:
-            with closing(respond(client or self.client, messages, options, state)) as events:
+            with closing(turn) as events:
                 for event in events:
                     if isinstance(event, (Done, Error)):
                         settled = True
-                        if record and isinstance(event, Done):  # a failure leaves the history as it was
+                        if record and (isinstance(event, Done) or event.result.error is not None):
                             self._record(Turn(prompt, event.result, key, options.explicit()), system)
                     yield event
         except (KeyboardInterrupt, GeneratorExit):
@@ -125,10 +136,16 @@ class Conversation:
             raise
 
     def send(
-        self, prompt: str, options: ChatOptions | None = None, *, key: str | None = None, record: bool = True
+        self,
+        prompt: Content,
+        options: ChatOptions | None = None,
+        *,
+        key: str | None = None,
+        record: bool = True,
+        approve: Approve | None = None,
     ) -> ChatResult:
-        """Send ``prompt`` and return the result; raises the error of a failed request."""
-        for event in self.stream(prompt, options, key=key, record=record):
+        """Send ``prompt`` and return the turn's result; raises the error of a failed request."""
+        for event in self.stream(prompt, options, key=key, record=record, approve=approve):
             if isinstance(event, Done):
                 return event.result
             if isinstance(event, Error):
@@ -171,14 +188,14 @@ class Conversation:
             parts.append(f"**System:** {self.system}\n")
         for number, turn in enumerate(self.turns, 1):
             result = turn.result
-            parts.append(f"## {number}. User\n\n{turn.prompt}\n")
+            parts.append(f"## {number}. User\n\n{turn.text}\n")
             label = f"## {number}. Assistant" + (f" ({result.model})" if result.model else "")
             parts.append(label + (" — interrupted" if result.interrupted else "") + "\n")
-            if result.reasoning:
-                parts.append(f"<details><summary>Reasoning</summary>\n\n{result.reasoning}\n\n</details>\n")
-            parts.append((result.text or "") + "\n")
-            for call in result.tool_calls:
-                parts.append(f"*Tool call* `{call.name}({call.arguments})`\n")
+            for step in result.steps or (Step(result, result.tool_results),):
+                parts.append(_step_markdown(step))
+            if result.error:
+                parts.append(f"*Failed: {result.error}*\n")
+            parts.extend(f"*{notice}*\n" for notice in result.notices)
         return "\n".join(parts)
 
     def export(self, path: str | Path) -> Path:
@@ -187,3 +204,21 @@ class Conversation:
         text = self.to_json() if target.suffix.lower() == ".json" else self.to_markdown()
         target.write_text(text, encoding="utf-8")
         return target
+
+
+def _step_markdown(step: Step) -> str:
+    """One step as Markdown: reasoning folded, the answer, each tool call with its result."""
+    from .render.markdown import fenced
+
+    response = step.response
+    parts = []
+    if response.reasoning:
+        parts.append(f"<details><summary>Reasoning</summary>\n\n{response.reasoning}\n\n</details>\n")
+    if response.text:
+        parts.append(response.text + "\n")
+    results = {result.tool_call_id: result for result in step.tool_results}
+    for call in response.tool_calls:
+        result = results.get(call.id)
+        outcome = "(no result)" if result is None else ("Error: " if result.is_error else "") + result.content
+        parts.append(f"**Tool call** `{call.name}`\n\n{fenced(call.arguments)}\nResult:\n\n{fenced(outcome)}")
+    return "\n".join(parts)

@@ -1,15 +1,36 @@
-"""The values a chat response is made of: its typed events and its result, frozen, no I/O.
+"""The values a chat turn is made of: its typed events, its steps and its result, frozen, no I/O.
 
-A response is a sequence of events ending in exactly one terminal event, :class:`Done` or
-:class:`Error`, which carries the :class:`ChatResult`. Renderers and the response state
-(``result.py``) consume the same sequence.
+A turn is a sequence of events ending in exactly one terminal event, :class:`Done` or
+:class:`Error`, which carries the :class:`ChatResult`. A turn with tool calls has several steps
+(model calls): :class:`NewStep` separates them, and the :class:`ToolResult` events between them
+answer the calls of the step before. Renderers and the response state (``result.py``) consume the
+same sequence.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+Content = str | tuple[Mapping[str, Any], ...]
+"""A user message's content: text, or OpenAI content parts (``{"type": "text", "text": ...}``, images)."""
+
+
+def content_text(content: Content) -> str:
+    """The content as text for display: text parts as they are, any other part as a ``[type]`` line."""
+    if isinstance(content, str):
+        return content
+    return "\n\n".join(
+        str(part.get("text", "")) if part.get("type") == "text" else f"[{part.get('type', 'part')}]"
+        for part in content
+    )
+
+
+def wire_content(content: Content) -> str | list[dict[str, Any]]:
+    """The content as a request sends it."""
+    return content if isinstance(content, str) else [dict(part) for part in content]
 
 
 @dataclass(frozen=True)
@@ -22,9 +43,10 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class ReasoningDelta:
-    """A piece of the model's extended-thinking trace."""
+    """A piece of the model's extended-thinking trace; ``fields`` are any other keys of its object."""
 
     text: str
+    fields: Mapping[str, Any] | None = None  # e.g. a signature: sent back unchanged within the turn
 
 
 @dataclass(frozen=True)
@@ -66,6 +88,15 @@ class ToolResult:
     name: str
     content: str
     is_error: bool = False
+    duration: float | None = None  # seconds the tool ran, when it ran here
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    """A tool call waiting for the user's approval (``awaiting``) or running (``running``)."""
+
+    tool_call_id: str
+    status: str
 
 
 @dataclass(frozen=True)
@@ -89,8 +120,26 @@ class ResponseInfo:
 
 
 @dataclass(frozen=True)
+class NewStep:
+    """The model is called again within the turn, with the results of the tools it asked for."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A line for the user about how the turn went (a limit reached, a setting left out)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ChatResult:
-    """One model response: answer, reasoning, tool calls, usage and timings."""
+    """A turn's result: the final answer, reasoning, usage summed over its steps, timings.
+
+    ``steps`` holds every model call of the turn in order (each with the results of the tools it
+    called); ``tool_calls`` and ``tool_results`` gather them across steps.
+    """
 
     text: str = ""
     reasoning: str = ""
@@ -106,7 +155,16 @@ class ChatResult:
     total_time: float = 0.0
     interrupted: bool = False
     refusal: bool = False
+    steps: tuple[Step, ...] = ()
+    notices: tuple[str, ...] = ()
+    error: str | None = None  # the failure that ended a turn whose earlier steps are kept
+    reasoning_fields: Mapping[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def model_calls(self) -> int:
+        """How many times the model was called in this turn."""
+        return len(self.steps) or 1
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -129,6 +187,14 @@ class ChatResult:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One model call of a turn and the results of the tools it called."""
+
+    response: ChatResult
+    tool_results: tuple[ToolResult, ...] = ()
+
+
+@dataclass(frozen=True)
 class Done:
     """The response ended normally; carries everything accumulated."""
 
@@ -144,5 +210,16 @@ class Error:
 
 
 Event = (
-    TextDelta | ReasoningDelta | ToolCallDelta | ToolCall | ToolResult | Usage | ResponseInfo | Done | Error
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | ToolCall
+    | ToolResult
+    | ToolStatus
+    | Usage
+    | ResponseInfo
+    | NewStep
+    | Notice
+    | Done
+    | Error
 )

@@ -1,7 +1,9 @@
-"""What the magic classes share: request arguments, line parsing, input checks, checked settings.
+"""What the magic classes share: arguments, option building, client lookup, input checks, errors.
 
 Declared once so a setting means the same thing in ``%%heroku_chat`` and ``%%heroku_explore``, and
-every user mistake is the same one-line ``UsageError`` wherever it is made.
+every user mistake is the same one-line ``UsageError`` wherever it is made. The magic classes
+import this module, never each other: the chat magics' configuration reaches the others as a
+:class:`ChatConfig`.
 """
 
 from __future__ import annotations
@@ -9,15 +11,179 @@ from __future__ import annotations
 import keyword
 import math
 import shlex
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 from IPython.display import display
 from traitlets import Float, Int, TraitType, Unicode
 
-from .errors import OptionsError
-from .options import ChatOptions
+from .errors import ConfigurationError, OptionsError
+from .options import ChatOptions, Thinking, parse_effort
+
+if TYPE_CHECKING:
+    from .client import HerokuClient
+    from .session import Session
+    from .tools import Tool
+
+
+class ChatConfig(Protocol):
+    """The configured defaults every magic reads (``%config HerokuMagics.NAME``)."""
+
+    session: Session
+    shell: Any
+    model: str | None
+    temperature: float | None
+    max_tokens: int | None
+    attachment: str
+    timeout: float
+    max_retries: int
+    widgets: bool | None
+
+
+@contextmanager
+def usage_errors() -> Iterator[None]:
+    """User mistakes found by the core (options, configuration) as one-line UsageErrors."""
+    try:
+        yield
+    except (OptionsError, ConfigurationError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def client_for(config: ChatConfig, addon: str | None = None) -> HerokuClient:
+    """The client of the cell's attachment (``--addon``) or the configured one."""
+    with usage_errors():
+        return config.session.client(
+            addon or config.attachment, timeout=config.timeout, max_retries=config.max_retries
+        )
+
+
+def prompt_from_cell(cell: str, magic: str) -> str:
+    """The cell's text, or UsageError when there is none."""
+    if not cell.strip():
+        raise UsageError(f"The cell is empty: write your message below the %%{magic} line.")
+    return cell
+
+
+def use_widgets(args: Any, config: ChatConfig) -> bool:
+    """Whether to show live widgets: not with --no-widgets or widgets=False; by frontend otherwise."""
+    if getattr(args, "no_widgets", False) or config.widgets is False:
+        return False
+    if config.widgets:
+        return True
+    return getattr(config.shell, "kernel", None) is not None
+
+
+def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
+    """The cell's options over the panel's, over the traitlets config (the env comes last, in the client)."""
+    namespace = config.shell.user_ns if config.shell is not None else {}
+    with usage_errors():
+        cell = ChatOptions(
+            model=args.model,
+            system=args.system,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            top_k=args.top_k,
+            max_tokens=args.max_tokens,
+            stop=tuple(args.stop) if args.stop else None,
+            thinking=Thinking(args.thinking) if args.thinking is not None else None,
+            reasoning_effort=parse_effort(args.effort) if args.effort is not None else None,
+            response_format="json_object" if args.json else None,
+            allow_ignored_params=True if args.allow_ignored_params else None,
+            stream=False if getattr(args, "no_stream", False) else None,
+            timeout=args.timeout,
+            max_retries=args.retries,
+            tools=tools_from_spec(args.tools, namespace) if getattr(args, "tools", None) else None,
+            tool_choice=getattr(args, "tool_choice", None),
+            parallel_tool_calls=getattr(args, "parallel_tools", None),
+            max_tool_rounds=getattr(args, "max_tool_rounds", None),
+            tool_timeout=getattr(args, "tool_timeout", None),
+        )
+        config_options = ChatOptions(
+            model=config.model, temperature=config.temperature, max_tokens=config.max_tokens
+        )
+        return cell.over(current_tools(config.session.defaults)).over(config_options)
+
+
+def current_tools(options: ChatOptions) -> ChatOptions:
+    """``options`` with each tool as registered now (re-running a cell that defines a tool replaces it)."""
+    if not options.tools:
+        return options
+    from .tools import REGISTRY
+
+    return options.updated(tools=tuple(REGISTRY.get(tool.name, tool) for tool in options.tools))
+
+
+def tools_from_spec(spec: str, namespace: Mapping[str, Any]) -> tuple[Tool, ...]:
+    """``--tools``: ``all`` (every registered tool), ``none``, or names of registered tools or notebook functions."""
+    from .tools import REGISTRY, as_tool
+
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if names == ["none"]:
+        return ()
+    if names == ["all"]:
+        if not REGISTRY:
+            raise UsageError(
+                "--tools all: no tool is registered yet (decorate a function with @heroku_magic.tool)"
+            )
+        return tuple(REGISTRY.values())
+    tools = []
+    for name in names:
+        found = namespace.get(name)
+        if callable(found):
+            try:
+                tools.append(as_tool(found))
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"--tools {name}: {exc}") from None
+        elif name in REGISTRY:
+            tools.append(REGISTRY[name])
+        else:
+            known = ", ".join(REGISTRY) or "none registered"
+            raise UsageError(
+                f"--tools: {name!r} is neither a function in the notebook nor a registered tool (registered: {known})"
+            )
+    return tuple(tools)
+
+
+def tool_arguments(magic: Any) -> Any:
+    """The tool options of the chat magics, declared once."""
+    for declare in reversed(_TOOL_ARGUMENTS):
+        magic = declare(magic)
+    return magic
+
+
+_TOOL_ARGUMENTS = [
+    argument(
+        "--tools",
+        metavar="NAMES",
+        help="Tools the model may call: functions of the notebook or registered ones, comma-separated; 'all' for every registered tool, 'none' for none (default: the panel's).",
+    ),
+    argument(
+        "--tool-choice",
+        metavar="CHOICE",
+        help="auto (the model decides), none, required (at least one call), or a tool's name.",
+    ),
+    argument(
+        "--parallel-tools",
+        dest="parallel_tools",
+        action="store_const",
+        const=True,
+        default=None,
+        help="Let the model call several tools at once (they run concurrently).",
+    ),
+    argument(
+        "--no-parallel-tools",
+        dest="parallel_tools",
+        action="store_const",
+        const=False,
+        help="One tool call per step.",
+    ),
+    argument("--max-tool-rounds", type=int, metavar="N", help="Times tools may run in one turn (default 8)."),
+    argument("--tool-timeout", type=float, metavar="SECONDS", help="Seconds a tool may run (default 60)."),
+    argument("--confirm", action="store_true", help="Ask before each tool call runs (Approve/Deny buttons)."),
+]
 
 
 def request_arguments(magic: Any) -> Any:

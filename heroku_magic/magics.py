@@ -8,6 +8,7 @@ renderers. State lives on a :class:`~heroku_magic.session.Session`, never on thi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,25 +18,32 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Unicode, observe
 
 from .config import DEFAULT_ATTACHMENT
-from .errors import APIError, ConfigurationError, Interrupted, OptionsError
+from .errors import APIError, ConfigurationError, Interrupted
 from .magic_support import (
     CheckedFloat,
     CheckedInt,
     CheckedUnicode,
     check_names,
     check_variable,
+    client_for,
+    options_from_args,
     parse_line,
+    prompt_from_cell,
     publish,
     request_arguments,
+    tool_arguments,
+    usage_errors,
+    use_widgets,
 )
-from .options import ChatOptions, Thinking, parse_effort
 from .paint import DEFAULT_INTERVAL
 from .session import DEFAULT_CONVERSATION, Session
 
 if TYPE_CHECKING:
-    from .events import ChatResult
+    from .events import ChatResult, ToolCall
+    from .options import ChatOptions
     from .render import Renderer
     from .result import ResponseState
+    from .widgets.live import LiveView
 
 # The renderers, the client and the Markdown parser are imported by the magics that use them, on
 # first use: %load_ext loads only what registering the magics needs.
@@ -127,6 +135,7 @@ class HerokuMagics(Magics):
         action="store_true",
         help="Fill {name} in the cell from the user namespace ({{ and }} for literal braces).",
     )
+    @tool_arguments
     @request_arguments
     @cell_magic
     def heroku_chat(self, line: str, cell: str) -> None:
@@ -143,17 +152,17 @@ class HerokuMagics(Magics):
 
             %%heroku_chat -c review -s "You are a strict code reviewer" --out review
             Review: def add(a, b): return a - b
+
+            %%heroku_chat --tools get_weather,convert_currency --confirm
+            What's the weather in Paris, and 20 EUR in USD?
         """
         args = parse_line(self.heroku_chat, line)
         check_variable(args.out)
         check_names(args)
-        prompt = self.prompt_from_cell(cell, args.interpolate)
-        options = self.options_from_args(args)
-        attachment = args.addon or self.attachment
-        try:
-            client = self.session.client(attachment, timeout=self.timeout, max_retries=self.max_retries)
-        except ConfigurationError as exc:
-            raise UsageError(str(exc)) from None
+        prompt = prompt_from_cell(cell, "heroku_chat")
+        prompt = self._interpolate(prompt) if args.interpolate else prompt
+        options = options_from_args(args, self)
+        client = client_for(self, args.addon)
         name = args.conversation or self.session.active
         conversation = self.session.conversation(name, new=args.new)
         if conversation.system is None and self.system and options.system is None:
@@ -164,16 +173,18 @@ class HerokuMagics(Magics):
         from .result import ResponseState
 
         state = ResponseState()  # the stream folds its events into it; the live view reads it
+        live, renderers = self._renderers(args, options.model or client.settings.model_id, state)
+        approve = self._approver(live) if args.confirm else None
         if args.no_history:
-            events = _one_off(conversation, prompt, options, client, state)
+            events = _one_off(conversation, prompt, options, client, state, approve)
         else:
-            events = conversation.stream(prompt, options, key=key, client=client, state=state)
+            events = conversation.stream(
+                prompt, options, key=key, client=client, state=state, approve=approve
+            )
         turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
         try:
-            renderers = self._renderers(args, options.model or client.settings.model_id, state)
-            result = drive(events, renderers, state)
-        except (ConfigurationError, OptionsError) as exc:
-            raise UsageError(str(exc)) from None
+            with usage_errors():
+                result = drive(events, renderers, state)
         except KeyboardInterrupt:
             if args.no_history:
                 message = "the response was stopped; nothing was recorded (--no-history)"
@@ -188,11 +199,6 @@ class HerokuMagics(Magics):
             raise Interrupted(message) from None
         self._finish(args, result)
 
-    def prompt_from_cell(self, cell: str, interpolate: bool) -> str:
-        if not cell.strip():
-            raise UsageError("The cell is empty: write your message below the %%heroku_chat line.")
-        return self._interpolate(cell) if interpolate else cell
-
     def _interpolate(self, cell: str) -> str:
         namespace = self.shell.user_ns if self.shell is not None else {}
 
@@ -205,51 +211,30 @@ class HerokuMagics(Magics):
 
         return _NAME.sub(fill, cell)
 
-    def options_from_args(self, args: Any) -> ChatOptions:
-        """The cell's options over the panel's, over the traitlets config (the env comes last, in the client)."""
-        try:
-            cell = ChatOptions(
-                model=args.model,
-                system=args.system,
-                temperature=args.temperature,
-                top_p=args.top_p,
-                top_k=args.top_k,
-                max_tokens=args.max_tokens,
-                stop=tuple(args.stop) if args.stop else None,
-                thinking=Thinking(args.thinking) if args.thinking is not None else None,
-                reasoning_effort=parse_effort(args.effort) if args.effort is not None else None,
-                response_format="json_object" if args.json else None,
-                allow_ignored_params=True if args.allow_ignored_params else None,
-                stream=False if getattr(args, "no_stream", False) else None,
-                timeout=args.timeout,
-                max_retries=args.retries,
-            )
-            config = ChatOptions(model=self.model, temperature=self.temperature, max_tokens=self.max_tokens)
-            return cell.over(self.session.defaults).over(config)
-        except OptionsError as exc:
-            raise UsageError(str(exc)) from None
-
-    def use_widgets(self, args: Any) -> bool:
-        if args.no_widgets or self.widgets is False:
-            return False
-        if self.widgets:
-            return True
-        return getattr(self.shell, "kernel", None) is not None
-
-    def _renderers(self, args: Any, model: str | None, state: ResponseState) -> list[Renderer]:
+    def _renderers(
+        self, args: Any, model: str | None, state: ResponseState
+    ) -> tuple[LiveView | None, list[Renderer]]:
         from .render.static import StaticRenderer
         from .render.text import TextRenderer
 
         text_format = "text" if args.format == "text" else "markdown"
         static = StaticRenderer(publish, text_format)
-        if self.use_widgets(args):
+        if use_widgets(args, self):
             from .widgets.live import LiveCell, LiveView
 
             live = LiveView(state, self.session.painter, model=model, text_format=text_format)
-            return [static, LiveCell(live)]
+            return live, [static, LiveCell(live)]
         # A terminal already shows the streamed text; anything else also keeps the static result.
         terminal = type(self.shell).__name__ == "TerminalInteractiveShell"
-        return [TextRenderer()] if terminal else [static, TextRenderer()]
+        return None, [TextRenderer()] if terminal else [static, TextRenderer()]
+
+    def _approver(self, live: LiveView | None) -> Callable[[ToolCall], bool]:
+        """How --confirm asks: the live view's buttons where the kernel can wait for clicks, else input()."""
+        from .widgets.wait import can_wait
+
+        if live is not None and can_wait():
+            return live.approve
+        return _ask_in_text
 
     def _finish(self, args: Any, result: ChatResult) -> None:
         assert self.shell is not None  # magics only run inside a shell
@@ -310,6 +295,16 @@ class HerokuMagics(Magics):
         cleared = self.session.reset(None if args.all else (args.name or DEFAULT_CONVERSATION))
         print(f"Cleared: {', '.join(cleared)}" if cleared else "Nothing to clear.")
 
+    @line_magic
+    def heroku_tools(self, line: str) -> None:
+        """List the tools the model can be offered: name, description and parameters' JSON schema."""
+        if line.strip():
+            raise UsageError(f"%heroku_tools takes no arguments, got {line.strip()!r}")
+        from .render.markdown import render_markdown, with_code_style
+
+        text = _tools_markdown(self.session.tools)
+        publish({"text/html": with_code_style(render_markdown(text)), "text/plain": text}, {})
+
     @magic_arguments()
     @argument("--all", action="store_true", help="Include embedding, image and rerank models.")
     @line_magic
@@ -337,45 +332,53 @@ class HerokuMagics(Magics):
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
 
 
+def _tools_markdown(tools: Any) -> str:
+    """The registered tools as Markdown: name, description, and the JSON schema sent to the model."""
+    import json
+
+    from .render.markdown import fenced
+
+    if not tools:
+        return (
+            "No tools registered yet. Decorate a function with `@heroku_magic.tool`, or name notebook "
+            "functions with `--tools name1,name2` on a `%%heroku_chat` cell."
+        )
+    parts = [
+        f"**{len(tools)} registered tool{'s' if len(tools) > 1 else ''}** (`--tools all` offers every one)\n"
+    ]
+    for tool in tools.values():
+        kind = " (async)" if tool.is_async else ""
+        parts.append(
+            f"### `{tool.name}`{kind}\n\n{tool.description}\n\n{fenced(json.dumps(tool.parameters, indent=2), 'json')}"
+        )
+    return "\n".join(parts)
+
+
 def _same_turns(turns: list[Any], before: list[Any]) -> bool:
     """Whether a conversation still holds exactly the turn objects it held before."""
     return len(turns) == len(before) and all(a is b for a, b in zip(turns, before, strict=True))
 
 
-def _one_off(conversation: Any, prompt: str, options: ChatOptions, client: Any, state: ResponseState) -> Any:
-    """A turn sent without history and not recorded (--no-history): one response, nothing more."""
-    from .respond import request_messages, respond
+def _one_off(
+    conversation: Any,
+    prompt: str,
+    options: ChatOptions,
+    client: Any,
+    state: ResponseState,
+    approve: Callable[[ToolCall], bool] | None,
+) -> Any:
+    """A turn sent without history and not recorded (--no-history)."""
+    from .respond import request_messages
+    from .turn import run_turn
 
     system = conversation.system if options.system is None else options.system
-    return respond(client, request_messages(prompt, system), options, state)
+    return run_turn(client, request_messages(prompt, system), options, state, approve=approve)
 
 
-def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics (``%load_ext heroku_magic``)."""
-    from .panel_magics import PanelMagics
-
-    chat = HerokuMagics(ipython)
-    ipython.register_magics(chat)
-    ipython.register_magics(PanelMagics(ipython, chat))
-    chat.session.painter.start()
+def _ask_in_text(call: ToolCall) -> bool:
+    """--confirm without widgets: ask on the input line."""
+    answer = input(f"Run tool {call.name}({call.arguments})? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
-def unload_ipython_extension(ipython: Any) -> None:
-    """Stop painting live views (``%unload_ext heroku_magic``); the magics stay until the kernel restarts."""
-    magics = ipython.magics_manager.registry.get("HerokuMagics")
-    if magics is not None:
-        magics.session.painter.stop()
-
-
-def current_session() -> Session:
-    """The session of the running IPython shell (defaults set by the controls panel, conversations)."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    magics = shell.magics_manager.registry.get("HerokuMagics") if shell is not None else None
-    if magics is None:
-        raise UsageError("heroku_magic is not loaded: run %load_ext heroku_magic first")
-    return magics.session  # type: ignore[no-any-return]
-
-
-__all__ = ["HerokuMagics", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["HerokuMagics"]

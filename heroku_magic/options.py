@@ -1,22 +1,29 @@
-"""ChatOptions: one validated value object for a chat request, and its mapping onto the SDK call.
+"""ChatOptions: one validated value object for the settings of a chat turn.
 
 Every field defaults to ``None`` ("not set"), so option layers (cell options, the controls panel,
 traitlets config) merge with :meth:`ChatOptions.over`. The rules Heroku's Claude models enforce are
-checked when an object is built, so a bad combination fails before anything is sent.
+checked when an object is built, so a bad combination fails before anything is sent. How the
+options become a request body is the transport's business (``client.chat_arguments``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import re
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .errors import OptionsError
+
+if TYPE_CHECKING:
+    from .tools import Tool
 
 Effort = Literal["low", "medium", "high"]
 EFFORTS: tuple[str, ...] = ("low", "medium", "high")
 MIN_THINKING_BUDGET = 1024
+DEFAULT_MAX_TOOL_ROUNDS = 8
+TOOL_CHOICES = ("auto", "none", "required")
+TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # Anthropic's rule for tool names
 
 
 # The settings one %%heroku_explore grid may vary (here, not in explore.py: the magic's help names
@@ -64,9 +71,12 @@ class ChatOptions:
     stop: tuple[str, ...] | None = None
     thinking: Thinking | None = None
     reasoning_effort: Effort | None = None
-    tools: tuple[Mapping[str, Any], ...] | None = None
-    tool_choice: str | Mapping[str, Any] | None = None
+    tools: tuple[Tool, ...] | None = None  # functions, registered names or Tools; () offers none
+    tool_choice: str | None = None  # auto, none, required, or the name of one tool
     parallel_tool_calls: bool | None = None
+    max_tool_rounds: int | None = None  # times tools run in one turn (default 8)
+    tool_timeout: float | None = None  # seconds one tool may run (default 60)
+    tool_result_limit: int | None = None  # characters of a tool's result sent back (default 20,000)
     response_format: Literal["text", "json_object"] | None = None
     allow_ignored_params: bool | None = None
     stream: bool | None = None
@@ -76,8 +86,8 @@ class ChatOptions:
     def __post_init__(self) -> None:
         if isinstance(self.stop, (str, list)):
             object.__setattr__(self, "stop", (self.stop,) if isinstance(self.stop, str) else tuple(self.stop))
-        if isinstance(self.tools, list):
-            object.__setattr__(self, "tools", tuple(self.tools))
+        if self.tools is not None:
+            object.__setattr__(self, "tools", _tools(self.tools))
         self._check_ranges()
         self._check_combinations()
 
@@ -87,6 +97,9 @@ class ChatOptions:
         _whole("top_k", self.top_k, 1)
         _whole("max_tokens", self.max_tokens, 1)
         _whole("max_retries", self.max_retries, 0)
+        _whole("max_tool_rounds", self.max_tool_rounds, 0)
+        _whole("tool_result_limit", self.tool_result_limit, 100)
+        _number("tool_timeout", self.tool_timeout, 0.0, None, low_open=True)
         _number("timeout", self.timeout, 0.0, None, low_open=True)
         if self.model is not None and not (isinstance(self.model, str) and self.model.strip()):
             raise OptionsError(f"model must be a non-empty model id, got {self.model!r}")
@@ -101,12 +114,22 @@ class ChatOptions:
                 raise OptionsError("stop sequences must be non-empty strings")
         if self.response_format is not None and self.response_format not in ("text", "json_object"):
             raise OptionsError(f"response_format must be text or json_object, got {self.response_format!r}")
-        if isinstance(self.tool_choice, str) and self.tool_choice not in ("none", "auto", "required"):
+        if self.tool_choice is not None and not (
+            isinstance(self.tool_choice, str) and TOOL_NAME.match(self.tool_choice)
+        ):
             raise OptionsError(
-                f"tool_choice must be none, auto, required or a function, got {self.tool_choice!r}"
+                f"tool_choice must be auto, none, required or a tool's name, got {self.tool_choice!r}"
             )
 
     def _check_combinations(self) -> None:
+        named = self.tool_choice is not None and self.tool_choice not in TOOL_CHOICES
+        if named and self.tools is not None and self.tool_choice not in {t.name for t in self.tools}:
+            offered = ", ".join(tool.name for tool in self.tools) or "none"
+            raise OptionsError(
+                f"tool_choice {self.tool_choice!r} is not one of the tools offered ({offered})"
+            )
+        if self.tool_choice == "required" and self.tools == ():
+            raise OptionsError("tool_choice required needs at least one tool (--tools)")
         if self.temperature is not None and self.top_p is not None:
             raise OptionsError(
                 "temperature and top_p cannot both be set: Heroku's Claude models reject the pair; keep one"
@@ -155,41 +178,6 @@ class ChatOptions:
         """The fields that are set, by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
-    def sdk_arguments(self, messages: Sequence[Mapping[str, Any]], model: str) -> dict[str, Any]:
-        """Keyword arguments for ``client.chat.completions.create``: SDK fields plus Heroku's extra_body."""
-        args: dict[str, Any] = {"model": model, "messages": list(messages)}
-        for name in (
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "reasoning_effort",
-            "tool_choice",
-            "parallel_tool_calls",
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                args[name] = value
-        if self.stop:
-            args["stop"] = list(self.stop)
-        if self.tools:
-            args["tools"] = [dict(tool) for tool in self.tools]
-        if self.response_format is not None:
-            args["response_format"] = {"type": self.response_format}
-        if self.stream is not False:
-            args["stream"] = True
-            args["stream_options"] = {"include_usage": True}
-        # The SDK's signature has no parameters for Heroku's own fields: they ride in extra_body.
-        extra: dict[str, Any] = {}
-        if self.thinking is not None:
-            extra["extended_thinking"] = self.thinking.to_body()
-        if self.top_k is not None:
-            extra["top_k"] = self.top_k
-        if self.allow_ignored_params:
-            extra["allow_ignored_params"] = True
-        if extra:
-            args["extra_body"] = extra
-        return args
-
 
 def parse_effort(value: str) -> Effort:
     """A reasoning effort from text, or an OptionsError naming the choices."""
@@ -197,6 +185,28 @@ def parse_effort(value: str) -> Effort:
     if effort not in EFFORTS:
         raise OptionsError(f"reasoning effort must be one of {', '.join(EFFORTS)}, got {value!r}")
     return cast(Effort, effort)
+
+
+def _tools(given: Any) -> tuple[Tool, ...]:
+    """Tools from Tool objects, functions, or the names of registered tools (one name may appear once)."""
+    from .tools import REGISTRY, Tool, as_tool  # on first use: pydantic is slow to import
+
+    if isinstance(given, (str, Tool)) or callable(given):
+        given = (given,)
+    tools: dict[str, Tool] = {}
+    for item in given:
+        if isinstance(item, str):
+            if item not in REGISTRY:
+                known = ", ".join(REGISTRY.names()) or "none registered"
+                raise OptionsError(f"no tool named {item!r} is registered (registered: {known})")
+            item = REGISTRY.get(item)
+        elif not isinstance(item, Tool):
+            try:
+                item = as_tool(item)
+            except (TypeError, ValueError) as exc:
+                raise OptionsError(str(exc)) from None
+        tools[item.name] = item
+    return tuple(tools.values())
 
 
 def _number(name: str, value: float | None, low: float, high: float | None, low_open: bool = False) -> None:

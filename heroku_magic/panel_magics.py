@@ -17,8 +17,18 @@ from IPython.display import display
 from traitlets import Int
 
 from .errors import APIError, ConfigurationError, OptionsError
-from .magic_support import check_names, check_variable, parse_line, publish, request_arguments
-from .magics import HerokuMagics
+from .magic_support import (
+    ChatConfig,
+    check_names,
+    check_variable,
+    client_for,
+    options_from_args,
+    parse_line,
+    prompt_from_cell,
+    publish,
+    request_arguments,
+    use_widgets,
+)
 from .options import GRID_FIELDS
 from .ratelimit import DEFAULT_CONCURRENCY
 
@@ -37,7 +47,7 @@ class PanelMagics(Magics):
         DEFAULT_CONCURRENCY, min=1, help="Requests %%heroku_explore runs at the same time (1 or more)."
     ).tag(config=True)
 
-    def __init__(self, shell: Any, chat: HerokuMagics, **kwargs: Any) -> None:
+    def __init__(self, shell: Any, chat: ChatConfig, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.chat = chat
         self.panel: Any = None  # the one ControlsPanel, created on first display
@@ -69,8 +79,10 @@ class PanelMagics(Magics):
                 models=models,
                 models_error=problem,
                 attachment_model=self._attachment_model(),
-                tools=sorted(getattr(self.session, "tools", {}) or ()),
+                tools=self.session.tools,
             )
+        else:
+            self.panel.refresh_tools()  # tools registered since it was last shown
         display(widget_bundle(self.panel.view), raw=True)
 
     def _catalogue(self) -> tuple[list[ModelInfo], str | None]:
@@ -122,8 +134,9 @@ class PanelMagics(Magics):
         concurrency = args.concurrency if args.concurrency is not None else self.concurrency
         if concurrency < 1:
             raise UsageError(f"--concurrency must be at least 1, got {concurrency}")
-        prompt = self.chat.prompt_from_cell(cell, False)
-        base = self.chat.options_from_args(args)
+        prompt = prompt_from_cell(cell, "heroku_explore")
+        # A grid compares single answers: tools are not run here (each configuration would run them).
+        base = options_from_args(args, self.chat).updated(tools=None, tool_choice=None)
         if not args.grid:
             self._picker(prompt, base, args, concurrency)
             return
@@ -140,20 +153,16 @@ class PanelMagics(Magics):
         try:
             # The size is checked from the value counts, before a single configuration is built.
             configs = configurations(base, parse_grid(specs, limit=MAX_CONFIGURATIONS))
-            client = self.session.client(
-                args.addon or self.chat.attachment,
-                timeout=self.chat.timeout,
-                max_retries=self.chat.max_retries,
-            )
-        except (OptionsError, ConfigurationError) as exc:
+        except OptionsError as exc:
             raise UsageError(str(exc)) from None
+        client = client_for(self.chat, args.addon)
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
         from .render.chart import sketch_meanwhile
 
         sketch = sketch_meanwhile(configs)  # the chart's frame is drawn while the requests wait
         view, handle = None, None
-        if self.chat.use_widgets(args):
+        if use_widgets(args, self.chat):
             from .widgets.display import release, widget_bundle
             from .widgets.explore import ExploreView
 

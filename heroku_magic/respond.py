@@ -15,7 +15,7 @@ from typing import Any
 
 from .client import ChatClient
 from .errors import HerokuMagicError
-from .events import Done, Error, Event
+from .events import Content, Done, Error, Event, wire_content
 from .options import ChatOptions
 from .result import ResponseState
 
@@ -47,11 +47,11 @@ def respond(
 
 
 def request_messages(
-    prompt: str | None, system: str | None = None, history: Sequence[dict[str, Any]] = ()
+    prompt: Content | None, system: str | None = None, history: Sequence[dict[str, Any]] = ()
 ) -> list[dict[str, Any]]:
     """The messages of a request: the system prompt, the history, then the user's prompt."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     messages += history
     if prompt is not None:
-        messages.append({"role": "user", "content": prompt})
+        messages.append({"role": "user", "content": wire_content(prompt)})
     return messages

@@ -17,6 +17,7 @@ from .paint import PaintScheduler
 if TYPE_CHECKING:
     from .client import HerokuClient
     from .conversation import Conversation
+    from .tools import ToolRegistry
 
 DEFAULT_CONVERSATION = "default"
 
@@ -53,6 +54,13 @@ class Session:
                 settings, timeout=timeout, max_retries=max_retries
             )
         return client
+
+    @property
+    def tools(self) -> ToolRegistry:
+        """The registered tools (``@heroku_magic.tool``): one registry, seen by every session."""
+        from .tools import REGISTRY  # on first use: pydantic is slow to import
+
+        return REGISTRY
 
     def conversation(self, name: str = DEFAULT_CONVERSATION, *, new: bool = False) -> Conversation:
         """The conversation called ``name``, created on first use (or afresh with ``new``)."""
@@ -91,5 +99,5 @@ def describe_request(options: ChatOptions, model: str | None) -> dict[str, Any]:
             value = f"{value.budget_tokens} tokens" + (", reasoning shown" if value.include_reasoning else "")
         shown[name] = value
     if options.tools:
-        shown["tools"] = [str(t.get("function", {}).get("name", "?")) for t in options.tools]
+        shown["tools"] = [tool.name for tool in options.tools]
     return shown

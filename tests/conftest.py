@@ -57,3 +57,15 @@ def sigint_raises() -> Iterator[None]:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(autouse=True)
+def tool_registry() -> Iterator[None]:
+    """Tools a test registers (``@heroku_magic.tool``) are gone after it: the registry is global."""
+    from heroku_magic.tools import REGISTRY
+
+    before = dict(REGISTRY)
+    yield
+    REGISTRY.clear()
+    for tool in before.values():
+        REGISTRY.register(tool)

@@ -108,7 +108,7 @@ def test_same_key_replaces_that_turn_with_earlier_turns_as_context() -> None:
     conversation.send("first", key="cell-1")
     conversation.send("second", key="cell-2")
     conversation.send("first, edited", key="cell-1")
-    assert [t.prompt for t in conversation.turns] == ["first, edited", "second"]
+    assert [t.content for t in conversation.turns] == ["first, edited", "second"]
     assert client.requests[2][0] == [{"role": "user", "content": "first, edited"}]
 
 
@@ -203,17 +203,6 @@ def test_export_markdown_and_json(tmp_path: Path) -> None:
         {"role": "assistant", "content": "**Paris** "},
     ]
     assert (conversation.export(tmp_path / "c.md")).read_text() == markdown
-
-
-def test_tool_call_turn_has_non_empty_content_for_heroku() -> None:
-    client = FakeClient([ToolCall("t1", "f", '{"x": 1}'), ResponseInfo(finish_reason="tool_calls")])
-    conversation = Conversation(client=client)
-    conversation.send("call f")
-    assistant = conversation.messages()[-1]
-    assert assistant["content"] and assistant["tool_calls"][0]["function"] == {
-        "name": "f",
-        "arguments": '{"x": 1}',
-    }
 
 
 def test_missing_settings_error_is_raised_only_on_use(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,27 +35,9 @@ from heroku_magic import (
 )
 from heroku_magic.client import HerokuClient
 from heroku_magic.simulator import Simulator
+from heroku_magic.tools import as_tool
 
 MODEL = "claude-4-5-sonnet"
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-            "required": ["city"],
-        },
-    },
-}
-CLOCK: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]},
-    },
-}
 CLOUDFRONT = "<html><title>ERROR: The request could not be satisfied</title></html>"
 
 
@@ -212,7 +194,7 @@ def test_streaming_events_text_usage_ids_and_request_body(simulator: Simulator) 
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    assert [turn.prompt for turn in chat.turns] == ["Tell me about streams"]
+    assert [turn.content for turn in chat.turns] == ["Tell me about streams"]
     assert chat.turns[0].result == result
 
 
@@ -350,63 +332,112 @@ def test_default_options_send_only_model_messages_and_streaming(simulator: Simul
 # --- tool calls ----------------------------------------------------------------------------------
 
 
+def get_weather(city: str, days: int = 1) -> dict[str, Any]:
+    """Current weather for a city.
+
+    Args:
+        city: The city's name.
+        days: How many days ahead.
+    """
+    return {"city": city, "temp": 21, "days": days}
+
+
+def get_time(zone: str) -> str:
+    """The time in a time zone."""
+    return f"12:00 in {zone}"
+
+
 @pytest.mark.parametrize("whole", [False, True], ids=["fragments", "whole"])
-def test_tool_call_is_assembled_from_stream_deltas(simulator: Simulator, whole: bool) -> None:
+def test_a_tool_call_streams_runs_and_its_result_reaches_the_model(simulator: Simulator, whole: bool) -> None:
     if whole:
         simulator.inject("whole_tool_calls")
     chat = conversation(simulator)
-    events = list(
-        chat.stream("What is the weather? Use get_weather city=Paris", ChatOptions(tools=(WEATHER,)))
-    )
+    options = ChatOptions(tools=(get_weather,))
+    events = list(chat.stream("What is the weather? Use get_weather city=Paris", options))
     result = done(events)
 
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
-    calls = [e for e in events if isinstance(e, ToolCall)]
-    assert len(calls) == 1
-    [call] = calls
+    [call] = [e for e in events if isinstance(e, ToolCall)]
     assert events.index(deltas[-1]) < events.index(call)
-    assert call.name == "get_weather" and call.id.startswith("toolu_")
+    assert call.name == "get_weather" and call.id.startswith("tooluse_")
     assert call.parsed_arguments() == {"city": "Paris"}
     assert "".join(d.arguments for d in deltas) == call.arguments
-    assert {(d.index, d.id, d.name) for d in deltas} == {(0, call.id, "get_weather")}
     if whole:
         assert len(deltas) == 1 and deltas[0].arguments == call.arguments
     else:
         assert len([d for d in deltas if d.arguments]) > 1  # the arguments came in fragments
 
-    assert result.tool_calls == (call,)
-    assert result.finish_reason == "tool_calls"
-    assert result.text == "I'll call get_weather."
-    body = simulator.last_request
-    assert body is not None and body["tools"] == [WEATHER]
+    assert result.model_calls == 2 and result.steps[0].response.finish_reason == "tool_calls"
+    assert result.steps[0].response.text == ""  # Heroku's tool-call replies carry no text
+    assert 'get_weather returned: {"city":"Paris","temp":21,"days":1}' in result.text
+    first, second = chat_bodies(simulator)
+    assert first["tools"] == [as_tool(get_weather).definition()]
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "tool"]
+    assistant, tool = second["messages"][1:]
+    assert assistant["content"].strip() and assistant["tool_calls"][0]["id"] == call.id  # never empty
+    assert tool == {"role": "tool", "tool_call_id": call.id, "content": result.tool_results[0].content}
 
-    # The call goes back to the server with the next turn, with the non-empty content Heroku needs.
-    chat.send("thanks")
-    follow_up = simulator.last_request
-    assert follow_up is not None
-    assert follow_up["messages"][1] == {
-        "role": "assistant",
-        "content": "I'll call get_weather.",
-        "tool_calls": [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": "get_weather", "arguments": call.arguments},
-            }
-        ],
-    }
+    # Later turns replay the exchange: with the tools offered as it was, without them as text.
+    chat.send("thanks", options)
+    assert [m["role"] for m in chat_bodies(simulator)[-1]["messages"]] == [
+        "user", "assistant", "tool", "assistant", "user"
+    ]  # fmt: skip
+    chat.send("and again")
+    assert [m["role"] for m in chat_bodies(simulator)[-1]["messages"]] == ["user", "assistant"] * 2 + ["user"]
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole-body"])
-def test_two_named_tools_give_two_calls(simulator: Simulator, stream: bool) -> None:
-    options = ChatOptions(tools=(WEATHER, CLOCK), stream=stream)
+def test_two_named_tools_run_in_one_step_and_answer_in_the_calls_order(
+    simulator: Simulator, stream: bool
+) -> None:
+    options = ChatOptions(tools=(get_weather, get_time), stream=stream)
     result = conversation(simulator).send("first get_time zone=UTC then get_weather", options)
-    assert [c.name for c in result.tool_calls] == ["get_time", "get_weather"]
-    assert [c.parsed_arguments() for c in result.tool_calls] == [{"zone": "UTC"}, {"city": "sample city"}]
-    assert len({c.id for c in result.tool_calls}) == 2
-    assert result.finish_reason == "tool_calls"
-    body = simulator.last_request
-    assert body is not None and [t["function"]["name"] for t in body["tools"]] == ["get_weather", "get_time"]
+    [step, final] = result.steps
+    assert [c.name for c in step.response.tool_calls] == ["get_time", "get_weather"]
+    assert [c.parsed_arguments() for c in step.response.tool_calls] == [
+        {"zone": "UTC"},
+        {"city": "sample city"},
+    ]
+    assert [r.content for r in step.tool_results] == [
+        "12:00 in UTC",
+        '{"city":"sample city","temp":21,"days":1}',
+    ]
+    assert final.response.text.index("get_time returned") < final.response.text.index("get_weather returned")
+
+
+def test_rounds_run_until_the_model_answers_or_the_limit_stops_them(simulator: Simulator) -> None:
+    chat = conversation(simulator)
+    result = chat.send("call get_weather 3 rounds", ChatOptions(tools=(get_weather,)))
+    assert result.model_calls == 4 and len(result.tool_results) == 3 and not result.notices
+    limited = chat.send("call get_weather 5 times", ChatOptions(tools=(get_weather,), max_tool_rounds=2))
+    assert limited.model_calls == 3 and "2 rounds" in limited.notices[0]
+    # Heroku accepts the next turn: every call of the stopped turn has its result.
+    chat.send("ok", ChatOptions(tools=(get_weather,)))
+
+
+@pytest.mark.parametrize("kind", ["malformed", "invalid"])
+def test_bad_arguments_are_an_error_result_the_model_recovers_from(simulator: Simulator, kind: str) -> None:
+    chat = conversation(simulator)
+    result = chat.send(f"get_weather city=Oslo with {kind} arguments", ChatOptions(tools=(get_weather,)))
+    [bad], [good] = result.steps[0].tool_results, result.steps[1].tool_results
+    assert bad.is_error and not good.is_error and json.loads(good.content)["city"] == "Oslo"
+    assert result.model_calls == 3
+    # The broken arguments go back as JSON (Heroku answers 500 to arguments that are not).
+    chat.send("thanks", ChatOptions(tools=(get_weather,)))
+
+
+def test_an_exported_tool_conversation_is_accepted_as_messages_again(
+    simulator: Simulator, tmp_path: Any
+) -> None:
+    chat = conversation(simulator)
+    chat.send("get_weather city=Rome", ChatOptions(tools=(get_weather,)))
+    messages = json.loads(chat.export(tmp_path / "chat.json").read_text())
+    messages.append({"role": "user", "content": "and tomorrow?"})
+    sdk = openai.OpenAI(base_url=f"{simulator.url}/v1", api_key=simulator.key)
+    reply = sdk.chat.completions.create(
+        model=MODEL, messages=messages, tools=[as_tool(get_weather).definition()]
+    )
+    assert reply.choices[0].message.content
 
 
 # --- multi-turn history ------------------------------------------------------------------------------
@@ -432,7 +463,7 @@ def test_history_is_sent_and_a_key_replaces_its_turn(simulator: Simulator) -> No
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "echo: uno"},
     ]
-    assert [(t.key, t.prompt, t.result.text) for t in chat.turns] == [
+    assert [(t.key, t.content, t.result.text) for t in chat.turns] == [
         ("a", "echo: uno", "uno"),
         ("b", "echo: two", "two"),
     ]
@@ -554,7 +585,7 @@ def test_disconnect_mid_stream_ends_in_error_with_the_partial_text(simulator: Si
     assert isinstance(error.error, APIError) and error.error.status is None
     assert f"connection to {simulator.url} was cut off" in str(error.error)
     assert_names_the_request(error.error, client)
-    assert chat.messages() == history and [t.prompt for t in chat.turns] == ["echo: before"]
+    assert chat.messages() == history and [t.content for t in chat.turns] == ["echo: before"]
     assert len(chat_bodies(simulator)) == 2
 
 
@@ -601,7 +632,7 @@ def test_stream_closed_cleanly_before_the_finish_is_an_error_not_an_answer(simul
     )
     assert_names_the_request(error.error, client)
     assert "\n" not in str(error.error)
-    assert chat.messages() == history and [t.prompt for t in chat.turns] == ["echo: before"]
+    assert chat.messages() == history and [t.content for t in chat.turns] == ["echo: before"]
     assert len(chat_bodies(simulator)) == 2  # not retried
 
 

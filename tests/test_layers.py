@@ -15,7 +15,13 @@ import sys
 
 import heroku_magic
 
-IPYTHON_LAYER = {"heroku_magic.magics", "heroku_magic.magic_support", "heroku_magic.panel_magics"}
+IPYTHON_LAYER = {
+    "heroku_magic.magics",
+    "heroku_magic.magic_support",
+    "heroku_magic.panel_magics",
+    "heroku_magic.extension",
+}
+MAGIC_CLASSES = ("heroku_magic.magics", "heroku_magic.panel_magics")
 GUARDED = ("IPython", "ipywidgets", "anywidget", "matplotlib", "openai")
 
 PROBE = """
@@ -79,3 +85,13 @@ def test_the_values_of_a_response_import_nothing_from_the_package() -> None:
         if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("heroku_magic"))
     ]
     assert imported == []
+
+
+def test_the_magic_classes_never_import_each_other() -> None:
+    # They share magic_support.py; only extension.py (which registers them) knows them all. Each is
+    # imported alone in a fresh interpreter and the other must not have been loaded with it.
+    for name in MAGIC_CLASSES:
+        probe = f"import importlib, sys; importlib.import_module({name!r}); print(sorted(sys.modules))"
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        loaded = set(out.stdout.replace("'", "").strip("[]\n").split(", "))
+        assert name in loaded and (set(MAGIC_CLASSES) - {name}).isdisjoint(loaded), name

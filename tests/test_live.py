@@ -56,13 +56,21 @@ class Column:
 
 def inflated(content: dict[str, Any], buffers: list[Any]) -> dict[str, Any]:
     """A patch as the browser has it once chat_view.js has inflated its deflated HTML."""
-    patch = dict(content)
-    for name in ("answer", "reasoning"):
-        change = patch.get(name)
-        if change and "z" in change:
-            rest = {key: value for key, value in change.items() if key != "z"}
-            patch[name] = {**rest, "html": zlib.decompress(bytes(buffers[change["z"]])).decode()}
-    return patch
+    steps = []
+    for step in content.get("steps", ()):
+        step = dict(step)
+        for name in ("answer", "reasoning"):
+            change = step.get(name)
+            if change and "z" in change:
+                rest = {key: value for key, value in change.items() if key != "z"}
+                step[name] = {**rest, "html": zlib.decompress(bytes(buffers[change["z"]])).decode()}
+        steps.append(step)
+    return {**content, "steps": steps} if steps else dict(content)
+
+
+def step(patch: dict[str, Any], n: int = 0) -> dict[str, Any]:
+    """The changes a patch makes to step ``n`` (a turn's first model call, by default)."""
+    return next((change for change in patch.get("steps", ()) if change["n"] == n), {})
 
 
 def visible_text(html: str) -> str:
@@ -84,7 +92,7 @@ def stream(pieces: list[str], paints: list[bool]) -> tuple[Column, list[dict[str
             patch = patcher.patch(state.progress(), clock())
             if patch:
                 patches.append(patch)
-                page.apply(patch["answer"])
+                page.apply(step(patch)["answer"])
                 assert page.tail == split_blocks(text)[1]  # the browser's tail is the text's tail
     return page, patches, text
 
@@ -98,8 +106,8 @@ def test_the_tail_in_the_browser_is_always_the_texts_unfinished_block(pieces: li
     paints = data.draw(st.lists(st.booleans(), min_size=len(pieces), max_size=len(pieces)))
     _, patches, _ = stream(pieces, paints)
     for patch in patches:
-        if "html" in patch["answer"]:
-            assert_safe(patch["answer"]["html"])  # hostile text never reaches the browser as HTML
+        if "html" in step(patch)["answer"]:
+            assert_safe(step(patch)["answer"]["html"])  # hostile text never reaches the browser as HTML
     assert all(json.loads(json.dumps(patch)) == patch for patch in patches)  # JSON-ready as is
 
 
@@ -136,11 +144,20 @@ def test_what_the_browser_shows_does_not_depend_on_when_paints_happen(pieces: li
     assert visible_text("".join(page.html)) == visible_text(expected)
 
 
+def test_a_line_that_only_looks_like_a_closing_fence_keeps_the_block_open() -> None:
+    # Found by the property above: "```word" cannot close a fence (a closing fence has nothing
+    # after it), so the code block runs on; splitting there drew "- " outside the code.
+    pieces = ["```", "\n", "```", "word ", "\n\n", "- ", "\n\n"]
+    for paints in ([True] * len(pieces), [False] * (len(pieces) - 1) + [True]):
+        page, _, text = stream(pieces, paints)
+        assert (split_blocks(text)[0], page.tail) == ([], text)
+
+
 def test_a_finished_block_is_sent_once_and_the_tail_as_deltas() -> None:
     page, patches, _ = stream(["First para", "graph.\n\nSec", "ond"], [True, True, True])
-    assert patches[0]["answer"] == {"tail": "First para"}
-    assert patches[1]["answer"] == {"html": "<p>First paragraph.</p>\n", "tail": "Sec", "reset": True}
-    assert patches[2]["answer"] == {"tail": "ond"}  # only what arrived: never the whole tail again
+    assert step(patches[0])["answer"] == {"tail": "First para"}
+    assert step(patches[1])["answer"] == {"html": "<p>First paragraph.</p>\n", "tail": "Sec", "reset": True}
+    assert step(patches[2])["answer"] == {"tail": "ond"}  # only what arrived: never the whole tail again
     assert page.html == ["<p>First paragraph.</p>\n"] and page.tail == "Second"
 
 
@@ -149,15 +166,15 @@ def test_reasoning_then_answer_collapses_the_thoughts_once_and_times_them() -> N
     state, patcher = ResponseState(clock), LivePatcher()
     clock.now += 1.0
     state.add(ReasoningDelta("Let me think."))
-    first = patcher.patch(state.progress(), clock())
+    first = step(patcher.patch(state.progress(), clock()))
     assert first["reasoning"] == {"tail": "Let me think."}
     assert first["thinking"] == {"start": 1.0, "end": None} and "collapse" not in first
     clock.now += 2.5
     state.add(TextDelta("Answer"))
-    second = patcher.patch(state.progress(), clock())
+    second = step(patcher.patch(state.progress(), clock()))
     assert second["thinking"] == {"start": 1.0, "end": 3.5} and second["collapse"] is True
     state.add(TextDelta(" more"))
-    third = patcher.patch(state.progress(), clock())
+    third = step(patcher.patch(state.progress(), clock()))
     assert "collapse" not in third and "thinking" not in third  # the user may have opened it again
     assert patcher.patch(state.progress(), clock()) == {}  # nothing changed, nothing to send
 
@@ -170,7 +187,9 @@ def test_the_clock_model_tokens_and_tool_calls_travel_with_a_change() -> None:
     clock.now += 0.25
     state.add(Usage(prompt_tokens=3, completion_tokens=7, total_tokens=10))
     patch = patcher.patch(state.progress(), clock())
-    assert patch["tools"] == ['get_weather({"city": "Paris"})']
+    assert step(patch)["cards"] == [
+        {"i": 0, "id": "call_1", "name": "get_weather", "args": '{"city": "Paris"}', "state": "streaming"}
+    ]
     assert patch["clock"] == {"elapsed": 0.25, "model": "claude-4-5-haiku", "tokens": 7}
 
 
@@ -292,14 +311,14 @@ def test_first_token_paints_at_once_then_only_the_scheduler_paints(
     for event in (ResponseInfo(model="m"), TextDelta("Hel")):
         state.add(event)
         live.handle(event)
-    assert len(sent) == 1 and sent[0]["answer"] == {"tail": "Hel"}  # before any scheduler round
+    assert len(sent) == 1 and step(sent[0])["answer"] == {"tail": "Hel"}  # before any scheduler round
     for piece in ["lo", " wor", "ld"] * 1000:
         state.add(TextDelta(piece))
         live.handle(TextDelta(piece))
     assert len(sent) == 1  # 3,000 more tokens: no paint until the scheduler's round
     scheduler.step()
     scheduler.step()  # nothing changed since: nothing sent
-    assert len(sent) == 2 and sent[1]["answer"]["tail"] == "lo world" * 1000
+    assert len(sent) == 2 and step(sent[1])["answer"]["tail"] == "lo world" * 1000
     assert [r.getMessage() for r in caplog.records] == ["first paint 0.000000 s after the first token"]
     live.close()
     state.add(TextDelta("late"))
@@ -347,14 +366,16 @@ def test_patches_never_carry_model_text_as_html_outside_the_renderers_output(
     state.add(ToolCall("c", hostile, hostile))
     scheduler.step()
     live.close()
-    for patch in sent:
+    changes = [change for patch in sent for change in patch.get("steps", ())]
+    for change in changes:
         for name in ("answer", "reasoning"):
-            if "html" in patch.get(name, {}):
-                assert_safe(patch[name]["html"])
+            if "html" in change.get(name, {}):
+                assert_safe(change[name]["html"])
     # The hostile text is shown, but only through the channels the browser inserts as text.
-    as_text = [patch[n]["tail"] for patch in sent for n in ("answer", "reasoning") if n in patch]
-    as_text += [call for patch in sent for call in patch.get("tools", [])]
-    assert hostile in "".join(as_text) and f"{hostile}({hostile})" in as_text
+    as_text = [change[n]["tail"] for change in changes for n in ("answer", "reasoning") if n in change]
+    cards = [card for change in changes for card in change.get("cards", [])]
+    assert hostile in "".join(as_text)
+    assert [(card["name"], card["args"]) for card in cards] == [(hostile, hostile)]
 
 
 def test_a_rate_limited_card_starts_afresh_and_says_why_until_it_answers(
@@ -368,7 +389,7 @@ def test_a_rate_limited_card_starts_afresh_and_says_why_until_it_answers(
     card = grid.cards[0]
     assert sent[-1] == {"clear": True} and card.widget.note.startswith("Rate limited by Heroku (429)")
     grid.handle(0, TextDelta("second"))
-    assert sent[-1]["answer"] == {"tail": "second"}  # the new attempt only, from a blank page
+    assert step(sent[-1])["answer"] == {"tail": "second"}  # the new attempt only, from a blank page
     assert card.widget.note == ""
     grid.close()
 
@@ -387,14 +408,14 @@ def test_large_html_travels_deflated_and_small_patches_as_plain_json(
         live.handle(TextDelta(piece))
         scheduler.step()
     deflated = [(content, buffers) for content, buffers in wire if buffers]
-    assert deflated and all("html" not in content["answer"] for content, _ in deflated)
+    assert deflated and all("html" not in step(content)["answer"] for content, _ in deflated)
     assert (
         sum(len(b) for _, buffers in deflated for b in buffers)
-        < sum(len(p["answer"].get("html", "")) for p in sent) / 2
+        < sum(len(step(p)["answer"].get("html", "")) for p in sent) / 2
     )  # Markdown's HTML compresses well
     page = Column()
     for patch in sent:
-        page.apply(patch["answer"])
+        page.apply(step(patch)["answer"])
     blocks, tail = split_blocks(text)
     assert page.tail == tail and visible_text("".join(page.html)) == visible_text(
         render_markdown("".join(blocks))

@@ -250,7 +250,7 @@ def test_rerunning_a_cell_replaces_its_turn(shell: InteractiveShell, simulator: 
     Run(shell, "%%heroku_chat\nfirst, edited", cell_id="cell-a")
     assert body(simulator)["messages"] == [{"role": "user", "content": "first, edited\n"}]
     conversation = magics(shell).session.conversation()
-    assert [t.prompt for t in conversation.turns] == ["first, edited\n"]
+    assert [t.content for t in conversation.turns] == ["first, edited\n"]
 
 
 def test_named_conversations_new_and_no_history(shell: InteractiveShell, simulator: Simulator) -> None:

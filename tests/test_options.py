@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from heroku_magic import ChatOptions, OptionsError, Thinking
+from heroku_magic.client import chat_arguments
 from heroku_magic.options import parse_effort
+from heroku_magic.tools import as_tool
+
+
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -25,7 +33,14 @@ MESSAGES = [{"role": "user", "content": "hi"}]
         ({"reasoning_effort": "extreme"}, "reasoning effort must be one of low, medium, high"),
         ({"stop": ("a", "b", "c", "d", "e")}, "at most 4 stop sequences"),
         ({"stop": ("",)}, "stop sequences must be non-empty"),
-        ({"tool_choice": "sometimes"}, "tool_choice must be"),
+        ({"tool_choice": "call it, please"}, "tool_choice must be auto, none, required or a tool's name"),
+        ({"tools": (), "tool_choice": "required"}, "tool_choice required needs at least one tool"),
+        ({"tools": (), "tool_choice": "get_weather"}, "tool_choice 'get_weather' is not one of the tools"),
+        ({"tools": ("no_such_tool_registered",)}, "no tool named 'no_such_tool_registered' is registered"),
+        ({"tools": (42,)}, "not a function"),
+        ({"max_tool_rounds": -1}, "max_tool_rounds must be at least 0"),
+        ({"tool_timeout": 0}, "tool_timeout must be above 0"),
+        ({"tool_result_limit": 10}, "tool_result_limit must be at least 100"),
         ({"model": "  "}, "model must be a non-empty model id"),
         ({"timeout": 0}, "timeout must be above 0"),
         ({"max_retries": -1}, "max_retries must be at least 0"),
@@ -113,14 +128,19 @@ def test_standard_fields_are_sdk_arguments_and_heroku_fields_go_in_extra_body() 
         response_format="json_object",
         parallel_tool_calls=False,
         tool_choice="auto",
+        tools=(get_weather,),
+        max_tool_rounds=3,
+        tool_timeout=5,
     )
-    args = options.sdk_arguments(MESSAGES, "claude-4-5-sonnet")
+    args = chat_arguments(options, MESSAGES, "claude-4-5-sonnet")
     assert args["model"] == "claude-4-5-sonnet"
     assert args["messages"] == MESSAGES
     assert args["temperature"] == 1 and args["max_tokens"] == 300 and args["stop"] == ["END"]
     assert args["reasoning_effort"] == "high"
     assert args["response_format"] == {"type": "json_object"}
     assert args["parallel_tool_calls"] is False and args["tool_choice"] == "auto"
+    assert args["tools"] == [as_tool(get_weather).definition()]
+    assert "max_tool_rounds" not in args and "tool_timeout" not in args  # the loop's settings, not Heroku's
     assert args["stream"] is True and args["stream_options"] == {"include_usage": True}
     assert args["extra_body"] == {
         "extended_thinking": {"enabled": True, "budget_tokens": 2048, "include_reasoning": True},
@@ -131,8 +151,16 @@ def test_standard_fields_are_sdk_arguments_and_heroku_fields_go_in_extra_body() 
 
 
 def test_unset_fields_are_not_sent() -> None:
-    args = ChatOptions(stream=False).sdk_arguments(MESSAGES, "m")
+    args = chat_arguments(ChatOptions(stream=False), MESSAGES, "m")
     assert set(args) == {"model", "messages"}
+
+
+def test_a_tool_choice_by_name_is_a_function_choice_and_tool_settings_need_tools() -> None:
+    named = chat_arguments(ChatOptions(tools=(get_weather,), tool_choice="get_weather"), MESSAGES, "m")
+    assert named["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    # Without tools, Heroku would refuse tool_choice and parallel_tool_calls: they are not sent.
+    bare = chat_arguments(ChatOptions(tool_choice="auto", parallel_tool_calls=True), MESSAGES, "m")
+    assert "tool_choice" not in bare and "parallel_tool_calls" not in bare and "tools" not in bare
 
 
 def test_parse_effort() -> None:

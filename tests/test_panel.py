@@ -69,7 +69,7 @@ def test_panel_lists_chat_models_with_what_they_support(shell: InteractiveShell)
     assert labels["claude-4-5-sonnet"] == "claude-4-5-sonnet · thinking, vision, tools"
     assert labels["claude-3-5-haiku"] == "claude-3-5-haiku · tools"
     assert "cohere-embed-multilingual" not in labels  # chat models only
-    assert controls.tools.children == () and "No tools registered" in controls.tools_note.value
+    assert controls.tools.options == () and "No tools registered" in controls.tools_note.value
 
 
 def test_changed_controls_are_what_the_next_cell_sends(shell: InteractiveShell, simulator: Simulator) -> None:

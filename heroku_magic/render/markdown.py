@@ -58,6 +58,13 @@ def plain_html(text: str) -> str:
     return f"<pre>{inline_text(text)}</pre>\n" if text else ""
 
 
+def fenced(text: str, info: str = "") -> str:
+    """``text`` as a Markdown code block, in a fence longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{text}\n{fence}\n"
+
+
 def with_code_style(html: str) -> str:
     """``html`` preceded by the stylesheet that colours its highlighted code, when it has some."""
     return (code_css() + html) if f'class="{CODE_CLASS}"' in html else html
@@ -225,8 +232,11 @@ def split_blocks(markdown: str) -> tuple[list[str], str]:
     lines = _LINE.findall(markdown)
     for number, line in enumerate(lines):
         marker = _FENCE.match(line)
-        if marker and (fence is None or marker.group(1).startswith(fence)):
-            fence = None if fence is not None else marker.group(1)
+        rest = line[marker.end() :] if marker else ""
+        if marker and fence is None and not (marker.group(1)[0] == "`" and "`" in rest):
+            fence = marker.group(1)  # (a backtick fence's info string holds no backtick)
+        elif marker and fence is not None and marker.group(1).startswith(fence) and not rest.strip(" \t\r\n"):
+            fence = None  # a closing fence is the opening's character, as long or longer, and nothing else
         current.append(line)
         complete_line = line.endswith(("\n", "\r")) or number < len(lines) - 1
         if fence is None and not line.strip(" \t\r\n") and complete_line and "".join(current).strip():

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from ..events import ChatResult, Event
+from ..events import ChatResult, Event, Step
+from .cards import reasoning_details, steps_html
 from .markdown import inline_text, plain_html, render_markdown, with_code_style
 
 if TYPE_CHECKING:
@@ -38,8 +39,12 @@ def footer(result: ChatResult) -> str:
     parts.append(f"total {result.total_time:.2f} s")
     if result.tokens_per_second is not None:
         parts.append(f"{result.tokens_per_second:.0f} tok/s")
-    if result.finish_reason and result.finish_reason != "stop":
+    if result.finish_reason and result.finish_reason not in ("stop", "tool_calls"):
         parts.append(f"finish: {result.finish_reason}")
+    if result.model_calls > 1:
+        parts.append(f"{result.model_calls} model calls")
+    if result.tool_results:
+        parts.append(f"{len(result.tool_results)} tool call{'s' if len(result.tool_results) > 1 else ''}")
     return " · ".join(parts)
 
 
@@ -55,24 +60,16 @@ def status_line(result: ChatResult, error: BaseException | None) -> str:
             return "Interrupted before any answer arrived."
         return "Interrupted: the answer above is partial."
     if error is not None:
+        if result.error is not None:
+            return (
+                "A later step failed (the error is below): the steps above are kept, their tools really ran."
+            )
         return "The response failed (the error is below): the answer above is partial."
+    if result.notices:
+        return " ".join(result.notices)
     if result.finish_reason == "length":
         return "Stopped at the token limit (raise --max-tokens for more)."
     return ""
-
-
-def reasoning_details(reasoning: str, seconds: float | None = None) -> str:
-    """The reasoning as a collapsed ``<details>`` block."""
-    title = f"Thought for {seconds:.1f} s" if seconds is not None else "Reasoning"
-    return f"<details><summary>{title}</summary>\n{render_markdown(reasoning.strip())}</details>\n"
-
-
-def tool_calls_html(result: ChatResult) -> str:
-    """The tool calls a response made, one line each."""
-    return "".join(
-        f"<p><em>Tool call:</em> <code>{inline_text(f'{call.name}({call.arguments})')}</code></p>\n"
-        for call in result.tool_calls
-    )
 
 
 def footer_html(result: ChatResult, status: str = "") -> str:
@@ -91,9 +88,7 @@ def static_bundle(
     thinking_time: float | None = None,
 ) -> Bundle:
     """The MIME bundle and metadata of the output a finished (or failed) response leaves."""
-    body = reasoning_details(result.reasoning, thinking_time) if result.reasoning else ""
-    body += plain_html(result.text) if text_format == "text" else render_markdown(result.text)
-    body += tool_calls_html(result)
+    body = steps_html(result, text_format, thinking_time)
     status = status_line(result, error)
     body += footer_html(result, status)
     plain = result.text
@@ -122,6 +117,23 @@ def result_metadata(result: ChatResult) -> dict[str, Any]:
         "time_to_first_token": result.time_to_first_token,
         "total_time": result.total_time,
         "tokens_per_second": result.tokens_per_second,
+        **({"steps": [_step_metadata(step) for step in result.steps]} if result.model_calls > 1 else {}),
+    }
+
+
+def _step_metadata(step: Step) -> dict[str, Any]:
+    """One step's usage, finish reason and tool calls, for the output's metadata."""
+    response = step.response
+    usage = response.usage
+    return {
+        "finish_reason": response.finish_reason,
+        "usage": None
+        if usage is None
+        else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+        "tool_calls": [
+            {"name": call.name, "is_error": result.is_error, "duration": result.duration}
+            for call, result in zip(response.tool_calls, step.tool_results, strict=False)
+        ],
     }
 
 
@@ -197,11 +209,10 @@ def history_html(conversation: Conversation) -> str:
         parts.append(f"<p><strong>System:</strong></p>{render_markdown(conversation.system)}")
     for number, turn in enumerate(conversation.turns, 1):
         result = turn.result
-        parts.append(f"<h2>{number}. User</h2>{render_markdown(turn.prompt)}")
+        parts.append(f"<h2>{number}. User</h2>{render_markdown(turn.text)}")
         label = f"{number}. Assistant" + (f" ({result.model})" if result.model else "")
         label += " — interrupted" if result.interrupted else ""
+        label += " — failed" if result.error else ""
         parts.append(f"<h2>{inline_text(label)}</h2>")
-        if result.reasoning:
-            parts.append(reasoning_details(result.reasoning))
-        parts.append(render_markdown(result.text) + tool_calls_html(result))
+        parts.append(steps_html(result))
     return with_code_style("\n".join(parts))

@@ -11,8 +11,20 @@ import re
 import sys
 from typing import TextIO
 
-from ..events import ChatResult, Event, ReasoningDelta, TextDelta, ToolCall
+from ..events import (
+    ChatResult,
+    Event,
+    NewStep,
+    Notice,
+    ReasoningDelta,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    ToolStatus,
+)
 from .static import footer, status_line
+
+RESULT_PREVIEW = 500  # characters of a tool's result printed (the whole of it is in the result)
 
 _CONTROL = re.compile(r"\r(?!\n)|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -56,6 +68,23 @@ class TextRenderer:
         elif isinstance(event, ToolCall):
             self._enter("tools")
             self.stream.write(terminal_text(f"[tool call] {event.name}({event.arguments})") + "\n")
+        elif isinstance(event, ToolStatus) and event.status == "running":
+            self._enter("tools")
+            self.stream.write(f"[running] {event.tool_call_id}\n")
+        elif isinstance(event, ToolResult):
+            self._enter("tools")
+            label = "[tool error]" if event.is_error else "[tool result]"
+            content = (
+                event.content
+                if len(event.content) <= RESULT_PREVIEW
+                else event.content[:RESULT_PREVIEW] + "…"
+            )
+            self.stream.write(terminal_text(f"{label} {event.name}: {content}") + "\n")
+        elif isinstance(event, NewStep):
+            self._enter("step")
+        elif isinstance(event, Notice):
+            self._enter("notice")
+            self.stream.write(terminal_text(event.text) + "\n")
         else:
             return
         self.stream.flush()

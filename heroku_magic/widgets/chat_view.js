@@ -2,30 +2,39 @@
 // holds is described in heroku_magic/render/live.py).
 //
 // HTML arrives only in `html` fields, from the kernel's sanitizing renderer; everything else (the
-// unfinished tail, model names, tool calls, titles) is inserted as text, never parsed as HTML.
-// Patches are kept by the model, not the view: a view created later (a notebook scrolled back, a
-// second view of the same output) draws everything that arrived before it.
+// unfinished tail, model names, tool names, arguments and results, titles) is inserted as text,
+// never parsed as HTML. Patches are kept by the model, not the view: a view created later (a
+// notebook scrolled back, a second view of the same output) draws everything that arrived before it.
 
 const TICK_MS = 100;
 const pages = new Map(); // one page per model (keyed by the model's own key)
 
-function blankPage() {
+function blankStep() {
   return {
     answer: { html: [], tail: "" },
     reasoning: { html: [], tail: "" },
     thinking: null,
     collapsed: false,
-    tools: [],
+    cards: [],
+  };
+}
+
+function blankPage() {
+  return {
+    steps: [blankStep()],
+    notices: [],
     clock: { elapsed: 0, model: null, tokens: null, at: performance.now() },
   };
 }
 
 async function inflate(patch, buffers) {
-  for (const name of ["answer", "reasoning"]) {
-    const change = patch[name];
-    if (change && change.z !== undefined) {
-      const deflated = new Blob([buffers[change.z]]).stream().pipeThrough(new DecompressionStream("deflate"));
-      change.html = await new Response(deflated).text();
+  for (const step of patch.steps || []) {
+    for (const name of ["answer", "reasoning"]) {
+      const change = step[name];
+      if (change && change.z !== undefined) {
+        const deflated = new Blob([buffers[change.z]]).stream().pipeThrough(new DecompressionStream("deflate"));
+        change.html = await new Response(deflated).text();
+      }
     }
   }
   return patch;
@@ -34,6 +43,23 @@ async function inflate(patch, buffers) {
 function applyColumn(column, change) {
   if (change.html) column.html.push(change.html);
   column.tail = change.reset ? change.tail : column.tail + change.tail;
+}
+
+function applyCard(card, change) {
+  if (change.name) card.name = change.name;
+  if (change.args) card.args += change.args;
+  for (const key of ["id", "state", "summary", "result"]) if (change[key] !== undefined) card[key] = change[key];
+}
+
+function applyStep(step, change) {
+  if (change.reasoning) applyColumn(step.reasoning, change.reasoning);
+  if (change.answer) applyColumn(step.answer, change.answer);
+  if (change.thinking) step.thinking = change.thinking;
+  if (change.collapse) step.collapsed = true;
+  for (const card of change.cards || []) {
+    while (step.cards.length <= card.i) step.cards.push({ name: "", args: "", state: "streaming" });
+    applyCard(step.cards[card.i], card);
+  }
 }
 
 function elapsed(page) {
@@ -62,6 +88,93 @@ function drawColumn(view, change) {
   else view.text.appendData(change.tail);
 }
 
+const CARD_STATES = {
+  streaming: "…",
+  awaiting: "waiting for your approval",
+  running: "running…",
+};
+
+// One tool call: a collapsible card whose every text is inserted as text.
+class CardView {
+  constructor(parent, model) {
+    this.model = model;
+    this.root = element("details", "hm-card-tool", parent);
+    this.root.open = true;
+    this.summary = element("summary", "", this.root);
+    this.args = element("pre", "hm-args", this.root);
+    this.buttons = element("div", "hm-approval", this.root);
+    this.result = element("pre", "hm-result", this.root);
+    this.result.hidden = true;
+  }
+
+  draw(card) {
+    const state = CARD_STATES[card.state];
+    this.summary.textContent = card.summary || `🔧 ${card.name || "tool"} ${state || ""}`;
+    this.args.textContent = card.args;
+    this.root.classList.toggle("hm-error", card.state === "error");
+    if (card.result !== undefined) {
+      this.result.hidden = false;
+      this.result.textContent = card.result;
+    }
+    if (card.state === "awaiting" && !this.buttons.childElementCount && !card.answered) {
+      for (const [label, approved] of [["Approve", true], ["Deny", false]]) {
+        const button = element("button", `hm-${label.toLowerCase()}`, this.buttons);
+        button.textContent = label;
+        button.onclick = () => {
+          card.answered = true;
+          this.buttons.replaceChildren();
+          this.model.send({ approve: card.id, approved });
+        };
+      }
+    }
+    if (card.state !== "awaiting") this.buttons.replaceChildren();
+  }
+}
+
+// One step (model call): its reasoning, its answer, its tool cards.
+class StepView {
+  constructor(parent, model) {
+    this.model = model;
+    this.root = element("div", "hm-step", parent);
+    this.details = element("details", "hm-reasoning", this.root);
+    this.summary = element("summary", "", this.details);
+    this.reasoning = column(this.details, "hm-column");
+    this.answer = column(this.root, "hm-column hm-answer");
+    this.tools = element("div", "hm-tools", this.root);
+    this.cards = [];
+    this.details.hidden = true;
+  }
+
+  drawAll(step) {
+    for (const name of ["reasoning", "answer"]) {
+      drawColumn(this[name], { html: step[name].html.join(""), tail: step[name].tail, reset: true });
+    }
+    this.draw(step, { collapse: step.collapsed, cards: step.cards.map((_, i) => ({ i })) });
+  }
+
+  draw(step, change) {
+    if (change.reasoning) drawColumn(this.reasoning, change.reasoning);
+    if (this.details.hidden && (step.reasoning.html.length || step.reasoning.tail)) {
+      this.details.hidden = false;
+      this.details.open = !step.collapsed;
+    }
+    if (change.collapse) this.details.open = false;
+    if (change.answer) drawColumn(this.answer, change.answer);
+    for (const card of change.cards || []) {
+      while (this.cards.length <= card.i) this.cards.push(new CardView(this.tools, this.model));
+      this.cards[card.i].draw(step.cards[card.i]);
+    }
+  }
+
+  tick(step, now) {
+    if (step.thinking && step.thinking.start !== null) {
+      const end = step.thinking.end === null ? now : step.thinking.end;
+      const seconds = (end - step.thinking.start).toFixed(1);
+      this.summary.textContent = step.thinking.end === null ? `Thinking… ${seconds} s` : `Thought for ${seconds} s`;
+    }
+  }
+}
+
 class View {
   constructor(model, el, page) {
     this.model = model;
@@ -72,7 +185,6 @@ class View {
   }
 
   build() {
-    const page = this.page;
     const model = this.model;
     const root = element("div", "heroku-magic-chat", this.el);
     this.root = root;
@@ -82,18 +194,18 @@ class View {
       element("div", "hm-title", root).textContent = title;
     }
     this.status = element("div", "hm-status", root);
-    this.details = element("details", "hm-reasoning", root);
-    this.summary = element("summary", "", this.details);
-    this.reasoning = column(this.details, "hm-column");
-    this.answer = column(root, "hm-column hm-answer");
-    this.tools = element("div", "hm-tools", root);
+    this.body = element("div", "hm-steps", root);
+    this.notices = element("div", "hm-notices", root);
     this.footer = element("div", "hm-footer", root);
-    this.details.hidden = true;
-    for (const name of ["reasoning", "answer"]) {
-      drawColumn(this[name], { html: page[name].html.join(""), tail: page[name].tail, reset: true });
-    }
-    this.draw({ collapse: page.collapsed, tools: page.tools });
+    this.steps = [];
+    this.page.steps.forEach((step, n) => this.stepView(n).drawAll(step));
+    this.drawNotices();
     this.tick();
+  }
+
+  stepView(n) {
+    while (this.steps.length <= n) this.steps.push(new StepView(this.body, this.model));
+    return this.steps[n];
   }
 
   rebuild() {
@@ -102,24 +214,14 @@ class View {
   }
 
   draw(patch) {
-    if (patch.reasoning) drawColumn(this.reasoning, patch.reasoning);
-    if (patch.reasoning || this.page.reasoning.html.length || this.page.reasoning.tail) {
-      if (this.details.hidden) {
-        this.details.hidden = false;
-        this.details.open = !this.page.collapsed;
-      }
-    }
-    if (patch.collapse) this.details.open = false;
-    if (patch.answer) drawColumn(this.answer, patch.answer);
-    if (patch.tools && patch.tools.length) {
-      this.tools.replaceChildren(
-        ...patch.tools.map((call) => {
-          const line = document.createElement("div");
-          line.append("🔧 ", Object.assign(document.createElement("code"), { textContent: call }));
-          return line;
-        }),
-      );
-    }
+    for (const change of patch.steps || []) this.stepView(change.n).draw(this.page.steps[change.n], change);
+    if (patch.notices) this.drawNotices();
+  }
+
+  drawNotices() {
+    this.notices.replaceChildren(
+      ...this.page.notices.map((text) => Object.assign(document.createElement("div"), { textContent: text })),
+    );
   }
 
   tick() {
@@ -127,17 +229,15 @@ class View {
     const now = elapsed(page);
     const model = page.clock.model || this.model.get("model_name") || "the model";
     const note = this.model.get("note");
-    const started = page.answer.html.length || page.answer.tail || page.reasoning.html.length
-      || page.reasoning.tail || page.tools.length;
+    const first = page.steps[0];
+    const started = page.steps.length > 1 || first.answer.html.length || first.answer.tail
+      || first.reasoning.html.length || first.reasoning.tail || first.cards.length;
     this.status.textContent = note || (started ? "" : `⏳ Waiting for ${model}… ${now.toFixed(1)} s`);
-    if (page.thinking && page.thinking.start !== null) {
-      const end = page.thinking.end === null ? now : page.thinking.end;
-      const seconds = (end - page.thinking.start).toFixed(1);
-      this.summary.textContent = page.thinking.end === null ? `Thinking… ${seconds} s` : `Thought for ${seconds} s`;
-    }
+    page.steps.forEach((step, n) => this.stepView(n).tick(step, now));
     if (!note) {
       const tokens = page.clock.tokens === null ? "" : ` · ${page.clock.tokens} tokens`;
-      this.footer.textContent = `${model} · ${now.toFixed(1)} s${tokens}`;
+      const calls = page.steps.length > 1 ? ` · ${page.steps.length} model calls` : "";
+      this.footer.textContent = `${model} · ${now.toFixed(1)} s${tokens}${calls}`;
     }
   }
 
@@ -166,11 +266,11 @@ export default {
         for (const view of page.views) view.rebuild();
         return;
       }
-      if (patch.reasoning) applyColumn(page.reasoning, patch.reasoning);
-      if (patch.answer) applyColumn(page.answer, patch.answer);
-      if (patch.thinking) page.thinking = patch.thinking;
-      if (patch.collapse) page.collapsed = true;
-      if (patch.tools) page.tools = patch.tools;
+      for (const change of patch.steps || []) {
+        while (page.steps.length <= change.n) page.steps.push(blankStep());
+        applyStep(page.steps[change.n], change);
+      }
+      if (patch.notices) page.notices.push(...patch.notices);
       if (patch.clock) page.clock = { ...patch.clock, at: performance.now() };
       for (const view of page.views) {
         view.draw(patch);

@@ -8,14 +8,24 @@ so they are never both sent. A line shows what the next cell will send, another 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from ..catalog import ModelInfo
-from ..options import EFFORTS, MIN_THINKING_BUDGET, ChatOptions, Thinking
+from ..options import (
+    DEFAULT_MAX_TOOL_ROUNDS,
+    EFFORTS,
+    MIN_THINKING_BUDGET,
+    TOOL_CHOICES,
+    ChatOptions,
+    Thinking,
+)
 from ..session import Session, describe_request
+
+if TYPE_CHECKING:
+    from ..tools import Tool
 
 SAMPLING = (("model default", "default"), ("temperature", "temperature"), ("top_p", "top_p"))
 THINKING_NOTE = (
@@ -39,7 +49,7 @@ class ControlsPanel:
         models: Sequence[ModelInfo] = (),
         models_error: str | None = None,
         attachment_model: str | None = None,
-        tools: Sequence[str] = (),
+        tools: Mapping[str, Tool] | None = None,
     ) -> None:
         self.session = session
         self._attachment_model = attachment_model
@@ -92,10 +102,23 @@ class ControlsPanel:
             description="Reasoning effort",
             style=style,
         )
-        self.tools = widgets.VBox(
-            [widgets.Checkbox(value=False, description=name, indent=False) for name in tools]
+        self._registry: Mapping[str, Tool] = tools if tools is not None else {}
+        self.tools = widgets.SelectMultiple(options=[], description="Tools", rows=4, style=style, layout=wide)
+        self.tools_note = widgets.HTML()
+        self.tool_choice = widgets.Dropdown(
+            options=[("model decides (auto)", ""), *((c, c) for c in TOOL_CHOICES if c != "auto")],
+            description="Tool choice",
+            style=style,
         )
-        self.tools_note = widgets.HTML("" if tools else "<small>No tools registered yet.</small>")
+        self.parallel_tools = widgets.Dropdown(
+            options=[("default", None), ("allowed", True), ("one at a time", False)],
+            description="Parallel calls",
+            style=style,
+        )
+        self.max_tool_rounds = widgets.BoundedIntText(
+            value=DEFAULT_MAX_TOOL_ROUNDS, min=0, max=100, description="Tool rounds", style=style
+        )
+        self.refresh_tools()
         self.system = widgets.Textarea(
             placeholder="System prompt (optional)",
             description="System",
@@ -137,13 +160,9 @@ class ControlsPanel:
                 self.budget,
                 self.rules_note,
                 self.effort,
-                widgets.HBox(
-                    [
-                        widgets.Label("Tools", layout=widgets.Layout(width="120px")),
-                        self.tools,
-                        self.tools_note,
-                    ]
-                ),
+                self.tools,
+                self.tools_note,
+                widgets.HBox([self.tool_choice, self.parallel_tools, self.max_tool_rounds]),
                 self.system,
                 widgets.HBox([self.conversation, self.reset, self.reset_note]),
                 self.next_request,
@@ -168,7 +187,10 @@ class ControlsPanel:
             self.effort,
             self.system,
             self.conversation,
-            *self.tools.children,
+            self.tools,
+            self.tool_choice,
+            self.parallel_tools,
+            self.max_tool_rounds,
         ):
             control.observe(self._changed, names="value")
         self.reset.on_click(self._reset)
@@ -183,11 +205,8 @@ class ControlsPanel:
         """The options the panel stands for (what later cells default to)."""
         thinking = self.thinking.value
         sampling = "default" if thinking else self.sampling.value
-        tools = tuple(
-            {"type": "function", "function": {"name": box.description}}
-            for box in self.tools.children
-            if box.value
-        )
+        tools = tuple(self._registry[name] for name in self.tools.value if name in self._registry)
+        rounds = self.max_tool_rounds.value
         return ChatOptions(
             model=self.model.value or None,
             system=self.system.value or None,
@@ -202,6 +221,22 @@ class ControlsPanel:
             else None,
             reasoning_effort=self.effort.value or None,
             tools=tools or None,
+            tool_choice=self.tool_choice.value or None,
+            parallel_tool_calls=self.parallel_tools.value,
+            max_tool_rounds=None if rounds == DEFAULT_MAX_TOOL_ROUNDS else rounds,
+        )
+
+    def refresh_tools(self) -> None:
+        """List the registered tools (name and description), keeping the selection of those still there."""
+        chosen = [name for name in self.tools.value if name in self._registry]
+        self.tools.options = [
+            (f"{name} — {_first_line(tool.description)}", name) for name, tool in self._registry.items()
+        ]
+        self.tools.value = tuple(chosen)
+        self.tools_note.value = (
+            "<small>Ctrl/⌘-click to choose several; they are offered to the model in later cells.</small>"
+            if self._registry
+            else "<small>No tools registered yet: decorate a function with <code>@heroku_magic.tool</code>.</small>"
         )
 
     def _load(self, options: ChatOptions) -> None:
@@ -222,6 +257,12 @@ class ControlsPanel:
         self.stop.value = list(options.stop or ())
         self.effort.value = options.reasoning_effort or ""
         self.system.value = options.system or ""
+        self.tools.value = tuple(t.name for t in options.tools or () if t.name in self._registry)
+        self.tool_choice.value = options.tool_choice if options.tool_choice in TOOL_CHOICES else ""
+        self.parallel_tools.value = options.parallel_tool_calls
+        self.max_tool_rounds.value = (
+            options.max_tool_rounds if options.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
+        )
 
     def _changed(self, change: Any = None) -> None:
         thinking = self.thinking.value
@@ -253,6 +294,11 @@ class ControlsPanel:
             if cleared
             else "<small>Nothing to clear.</small>"
         )
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 60 else line[:59] + "…"
 
 
 def _line(shown: dict[str, Any]) -> str:

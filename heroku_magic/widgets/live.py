@@ -81,8 +81,23 @@ class LiveView:
         self._lock = threading.Lock()  # the stream's thread and the paint thread both paint
         self._painted = -1  # the state's change count at the last paint
         self._closed = False
+        self.decisions: dict[str, bool] = {}  # the user's answers to tool calls, by call id
+        self.widget.on_msg(self._on_message)
         if not note:
             scheduler.add(self)
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """The browser's Approve/Deny clicks."""
+        if isinstance(content, dict) and isinstance(content.get("approve"), str):
+            self.decisions[content["approve"]] = content.get("approved") is True
+
+    def approve(self, call: ToolCall) -> bool:
+        """Show the call's Approve/Deny buttons and wait for the user's click (the cell keeps running)."""
+        from .wait import wait_for
+
+        self.repaint(self._scheduler.clock())  # the buttons appear now, not at the next paint
+        wait_for(lambda: call.id in self.decisions)
+        return self.decisions[call.id]
 
     def handle(self, event: Event) -> None:
         """Paint the first token at once (the state has folded it already); later ones at the scheduler's pace."""
@@ -132,14 +147,17 @@ def on_the_wire(patch: dict[str, Any]) -> tuple[dict[str, Any], list[bytes]]:
     browser inflates it (DecompressionStream) before applying the patch.
     """
     buffers: list[bytes] = []
-    for name in ("answer", "reasoning"):
-        change = patch.get(name)
-        html = change.get("html", "") if change else ""
-        if change and len(html) >= DEFLATE_FROM:
-            rest = {key: value for key, value in change.items() if key != "html"}
-            patch = {**patch, name: {**rest, "z": len(buffers)}}
-            buffers.append(zlib.compress(html.encode("utf-8")))
-    return patch, buffers
+    steps = []
+    for step in patch.get("steps", ()):
+        for name in ("answer", "reasoning"):
+            change = step.get(name)
+            html = change.get("html", "") if change else ""
+            if change and len(html) >= DEFLATE_FROM:
+                rest = {key: value for key, value in change.items() if key != "html"}
+                step = {**step, name: {**rest, "z": len(buffers)}}
+                buffers.append(zlib.compress(html.encode("utf-8")))
+        steps.append(step)
+    return ({**patch, "steps": steps} if buffers else patch), buffers
 
 
 class LiveCell:
