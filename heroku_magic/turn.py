@@ -86,7 +86,7 @@ def run_turn(
             yield _folded(
                 state,
                 Notice(
-                    f"Stopped: the model asked for tools after {limit} rounds "
+                    f"Stopped: the model asked for tools after {_rounds(limit)} "
                     "(the limit, --max-tool-rounds); everything so far is kept."
                 ),
             )
@@ -126,8 +126,12 @@ def _folded(state: ResponseState, event: Event) -> Event:
     return event
 
 
+def _rounds(count: int) -> str:
+    return f"{count} round" + ("" if count == 1 else "s")
+
+
 def _limit_reached(limit: int) -> str:
-    return f"Not run: this turn reached its limit of {limit} tool rounds."
+    return f"Not run: this turn reached its limit of {_rounds(limit)} of tool calls."
 
 
 def step_messages(step: Step, *, reasoning: bool = False, final: bool = False) -> list[dict[str, Any]]:

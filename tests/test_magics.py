@@ -57,7 +57,8 @@ LOADED_ON_FIRST_USE = (
     "urllib.request", "http.client", "hmac", "email.utils", "concurrent.futures.thread",
     "heroku_magic.client", "heroku_magic.conversation", "heroku_magic.adapter", "heroku_magic.render",
     "heroku_magic.widgets", "heroku_magic.result", "heroku_magic.events", "heroku_magic.respond",
-    "heroku_magic.explore",
+    "heroku_magic.explore", "heroku_magic.turn", "heroku_magic.tools", "heroku_magic.tool_runner",
+    "pydantic", "docstring_parser", "heroku_magic.widgets.wait",
 )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ are regression cases; hypothesis builds more from the same dangerous fragments.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from heroku_magic.events import ToolCall, ToolResult
+from heroku_magic.render.cards import tool_card_html
 from heroku_magic.render.markdown import first_code_block, render_markdown, split_blocks
 
 SAFE_TAGS = {
@@ -216,3 +219,25 @@ def test_prices_stay_text_and_blocked_display_math_is_a_code_block() -> None:
     assert not [e for e in root.iter() if e.get("class") == "hm-math"]
     assert "".join(root.find("p").itertext()) == "It costs $5 and $6."
     assert "".join(root.find("pre/code").itertext()) == "$$\\class{x}{y}$$"
+
+
+# -- tool cards: a tool's name, arguments and result are model text too -------------------------
+
+hostile_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=12).map("".join)
+hostile_json = st.dictionaries(hostile_text, st.one_of(hostile_text, st.integers()), max_size=3).map(
+    json.dumps
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    hostile_text, st.one_of(hostile_text, hostile_json), st.one_of(hostile_text, hostile_json), st.booleans()
+)
+def test_tool_cards_render_hostile_names_arguments_and_results_safely(
+    name: str, arguments: str, content: str, is_error: bool
+) -> None:
+    card = tool_card_html(ToolCall("c1", name, arguments), ToolResult("c1", name, content, is_error=is_error))
+    # The card's own markup (details/summary) wraps renderer output: judge what is inside it.
+    assert card.startswith('<details class="hm-tool"><summary>') and card.count("</details>") == 1
+    inner = card.replace('<details class="hm-tool"><summary>', "<div><p>").replace("</summary>", "</p>")
+    assert_safe(inner.replace("</details>", "</div>"))

