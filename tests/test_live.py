@@ -421,3 +421,87 @@ def test_large_html_travels_deflated_and_small_patches_as_plain_json(
         render_markdown("".join(blocks))
     )
     live.close()
+
+
+# -- a turn of several steps: sections and tool cards --------------------------------------------
+
+
+@dataclass
+class Card:
+    """What the browser holds of a tool card (chat_view.js's applyCard)."""
+
+    name: str = ""
+    args: str = ""
+    state: str = "streaming"
+    result: str | None = None
+
+    def apply(self, change: dict[str, Any]) -> None:
+        self.name = change.get("name", self.name)
+        self.args += change.get("args", "")
+        self.state = change.get("state", self.state)
+        self.result = change.get("result", self.result)
+
+
+@dataclass
+class Section:
+    """One step on the page: its answer column and its cards."""
+
+    answer: Column = field(default_factory=Column)
+    cards: list[Card] = field(default_factory=list)
+
+    def apply(self, change: dict[str, Any]) -> None:
+        if "answer" in change:
+            self.answer.apply(change["answer"])
+        for card in change.get("cards", []):
+            while len(self.cards) <= card["i"]:
+                self.cards.append(Card())
+            self.cards[card["i"]].apply(card)
+
+
+def tool_turn_events() -> list[Any]:
+    """A two-step turn as the tool loop yields it: text, two calls streamed, results, then the answer."""
+    from heroku_magic.events import NewStep, ToolCallDelta, ToolResult, ToolStatus
+
+    return [
+        TextDelta("Checking both.\n\n"),
+        ToolCallDelta(0, "a", "get_weather", '{"city": '),
+        ToolCallDelta(0, "a", None, '"Paris"}'),
+        ToolCallDelta(1, "b", "get_time", '{"zone": "UTC"}'),
+        ToolCall("a", "get_weather", '{"city": "Paris"}'),
+        ToolCall("b", "get_time", '{"zone": "UTC"}'),
+        ToolStatus("a", "running"),
+        ToolStatus("b", "running"),
+        ToolResult("b", "get_time", "12:00", duration=0.01),
+        ToolResult("a", "get_weather", '{"temp": 21}', duration=0.02),
+        NewStep(1),
+        TextDelta("It is 21 degrees "),
+        TextDelta("at noon.\n\nDone"),
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), min_size=13, max_size=13))
+def test_a_multi_step_turn_looks_the_same_whatever_the_paints(paints: list[bool]) -> None:
+    clock = FakeClock()
+    state, patcher = ResponseState(clock), LivePatcher()
+    sections: list[Section] = []
+    paints[-1] = True
+    for event, paint in zip(tool_turn_events(), paints, strict=True):
+        state.add(event)
+        if paint:
+            for change in patcher.patch(state.progress(), clock()).get("steps", []):
+                while len(sections) <= change["n"]:
+                    sections.append(Section())
+                sections[change["n"]].apply(change)
+    result = state.result()  # the oracle: what the turn folded to, step by step
+    assert len(sections) == len(result.steps) == 2
+    for section, step in zip(sections, result.steps, strict=True):
+        blocks, tail = split_blocks(step.response.text)
+        assert section.answer.tail == tail
+        assert visible_text("".join(section.answer.html)) == visible_text(render_markdown("".join(blocks)))
+        results = {r.tool_call_id: r for r in step.tool_results}
+        assert [(c.name, c.args, c.state, c.result) for c in section.cards] == [
+            (call.name, call.arguments, "done", json.dumps(json.loads(results[call.id].content), indent=2)
+             if results[call.id].content.startswith("{") else results[call.id].content)
+            for call in step.response.tool_calls
+        ]  # fmt: skip
