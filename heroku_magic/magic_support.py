@@ -37,6 +37,7 @@ class ChatConfig(Protocol):
     model: str | None
     temperature: float | None
     max_tokens: int | None
+    tool_result_limit: int | None
     attachment: str
     timeout: float
     max_retries: int
@@ -102,7 +103,10 @@ def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
             tool_timeout=getattr(args, "tool_timeout", None),
         )
         config_options = ChatOptions(
-            model=config.model, temperature=config.temperature, max_tokens=config.max_tokens
+            model=config.model,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            tool_result_limit=config.tool_result_limit,
         )
         return cell.over(current_tools(config.session.defaults)).over(config_options)
 

@@ -79,6 +79,11 @@ class HerokuMagics(Magics):
     widgets = Bool(
         None, allow_none=True, help="Live widgets: True, False, or None to decide by frontend."
     ).tag(config=True)
+    tool_result_limit = CheckedInt(
+        None,
+        allow_none=True,
+        help="Characters of a tool's result sent back to the model (longer ones are cut, with a note; default 20,000).",
+    ).tag(config=True)
     paint_interval = CheckedFloat(
         DEFAULT_INTERVAL,
         help="Seconds between repaints of a streaming answer (the first token paints at once).",

@@ -172,3 +172,15 @@ def test_a_tool_turn_with_live_widgets_leaves_no_widget_and_no_thread(
     gc.collect()
     assert len([o for o in gc.get_objects() if isinstance(o, ChatView)]) == views
     assert threading.active_count() == threads
+
+
+def test_a_long_result_is_cut_to_the_configured_limit(
+    tools_shell: InteractiveShell, simulator: Simulator
+) -> None:
+    tools_shell.run_line_magic("config", "HerokuMagics.tool_result_limit = 500")
+    assert Run(tools_shell, "def long_text() -> str:\n    return 'x' * 10_000").error is None
+    assert Run(tools_shell, "%%heroku_chat --tools long_text --out r\nlong_text").error is None
+    [outcome] = tools_shell.user_ns["r"].tool_results
+    assert (
+        outcome.content.startswith("x" * 500) and "10,000" in outcome.content and len(outcome.content) < 700
+    )
