@@ -102,6 +102,7 @@ def run_turn(
                     yield _folded(state, results[call.id])
                     continue
             allowed.append(call)
+        for call in allowed:  # they start together, once every call of the step has been answered
             yield _folded(state, ToolStatus(call.id, "running"))
         ran = run_calls(
             allowed,

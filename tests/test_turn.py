@@ -183,10 +183,11 @@ def test_denied_calls_are_not_run_and_the_model_is_told() -> None:
     events = list(Conversation(client=client).stream("go", ChatOptions(tools=(record,)), approve=approve))
     assert [c.id for c in asked] == ["yes", "no"] and ran == ["A"]
     statuses = [e for e in events if isinstance(e, ToolStatus)]
+    # An approved call starts once every call of its step has been answered (with the others).
     assert statuses == [
         ToolStatus("yes", "awaiting"),
-        ToolStatus("yes", "running"),
         ToolStatus("no", "awaiting"),
+        ToolStatus("yes", "running"),
     ]
     denied = [e for e in events if isinstance(e, ToolResult) and e.tool_call_id == "no"]
     assert denied == [ToolResult("no", "record", DENIED, is_error=True)]

@@ -108,7 +108,9 @@ class CardView {
   }
 
   draw(card) {
-    const state = CARD_STATES[card.state];
+    // Approved or denied calls start together, once every call of the step has been answered.
+    const state = card.state === "awaiting" && card.answered ? "answered; waiting for the other calls…"
+      : CARD_STATES[card.state];
     this.summary.textContent = card.summary || `🔧 ${card.name || "tool"} ${state || ""}`;
     this.args.textContent = card.args;
     this.root.classList.toggle("hm-error", card.state === "error");

@@ -535,7 +535,9 @@ def test_a_hostile_tool_result_is_shown_as_text(session: Session, leak_server: R
     static = session.static(TOOL_ATTACK_CELL)
     cards = static.locator("details.hm-tool")
     expect(cards).to_have_count(2)  # the JSON's fence-closing string did not break out of its card
-    expect(cards.nth(0).locator("summary")).to_contain_text('🔧 fetch_page → <img src=x onerror="window.__pwned=80">')
+    expect(cards.nth(0).locator("summary")).to_contain_text(
+        '🔧 fetch_page → <img src=x onerror="window.__pwned=80">'
+    )
     expect(cards.nth(1).locator("summary")).to_contain_text("🔧 fetch_json → {")
     for index in range(2):
         result = cards.nth(index).locator("pre").last  # the result: plain text, or the JSON code block

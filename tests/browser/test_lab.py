@@ -54,8 +54,8 @@ SAMPLER = """([cellIndex, every, staticSelector]) => {
     const chat = cell && cell.querySelector('.heroku-magic-chat');
     const done = !!cell && !!cell.querySelector(staticSelector);
     if (!chat && !done) return;  // not started yet (at the end the live view leaves the cell)
-    const answer = chat && chat.querySelector(':scope > .hm-answer');
-    const accordion = chat && chat.querySelector(':scope > details.hm-reasoning');
+    const answer = chat && chat.querySelector(':scope > .hm-steps > .hm-step > .hm-answer');
+    const accordion = chat && chat.querySelector(':scope > .hm-steps > .hm-step > details.hm-reasoning');
     const contents = accordion && accordion.querySelector(':scope > .hm-column');
     const title = accordion && accordion.querySelector(':scope > summary');
     window.__samples.push({

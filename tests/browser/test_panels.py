@@ -79,7 +79,7 @@ SAMPLER = """([cellIndex, every]) => {
   window.__exploreSampler = setInterval(() => {
     const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
     const cards = [...cell.querySelectorAll('.heroku-magic-explore .hm-card')].map((card) => {
-      const answer = card.querySelector(':scope > .hm-answer');
+      const answer = card.querySelector(':scope > .hm-steps > .hm-step > .hm-answer');
       const box = card.getBoundingClientRect();
       return {
         answer: answer ? answer.textContent.trim().length : 0,
@@ -384,7 +384,7 @@ CARD_SAMPLER = """([cellIndex, every]) => {
     const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
     window.__cards.push([...cell.querySelectorAll('.heroku-magic-explore .hm-card')].map((card) => ({
       status: card.querySelector(':scope > .hm-status').textContent,
-      answer: card.querySelector(':scope > .hm-answer').textContent.trim().length,
+      answer: card.querySelector(':scope > .hm-steps > .hm-step > .hm-answer').textContent.trim().length,
     })));
   }, every);
 }"""
