@@ -11,7 +11,7 @@ from heroku_magic import APIError, ChatOptions, Event, ReasoningDelta, ResponseI
 class FakeClient:
     """Replays scripted events per request and records the messages and options it was given."""
 
-    def __init__(self, *scripts: Sequence[Event | Exception]) -> None:
+    def __init__(self, *scripts: Sequence[Event | BaseException]) -> None:
         self.scripts = list(scripts)
         self.requests: list[tuple[list[Mapping[str, Any]], ChatOptions]] = []
 
@@ -19,7 +19,7 @@ class FakeClient:
         self.requests.append((list(messages), options))
         script = self.scripts.pop(0) if self.scripts else answer("ok")
         for item in script:
-            if isinstance(item, Exception):
+            if isinstance(item, BaseException):  # an error, or an interrupt (KeyboardInterrupt)
                 raise item
             yield item
 

@@ -239,16 +239,9 @@ def test_an_interrupt_while_a_tool_runs_keeps_the_turn_with_every_call_answered(
 def test_a_call_cut_off_mid_arguments_is_answered_and_sent_with_json_arguments() -> None:
     from heroku_magic.events import ToolCallDelta
 
-    script = [ToolCallDelta(0, "c1", "get_weather", '{"city": "Par'), KeyboardInterrupt()]
-
-    class Interrupting(FakeClient):
-        def events(self, messages: Any, options: Any) -> Any:
-            for item in script:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-
-    chat = Conversation(client=Interrupting())
+    chat = Conversation(
+        client=FakeClient([ToolCallDelta(0, "c1", "get_weather", '{"city": "Par'), KeyboardInterrupt()])
+    )
     with pytest.raises(KeyboardInterrupt):
         list(chat.stream("go", ChatOptions(tools=(get_weather,))))
     history = chat.messages("next", offered=["get_weather"])
@@ -355,3 +348,17 @@ def test_any_recorded_turn_replays_as_a_history_the_simulators_bedrock_rules_acc
             for name in offered
         ]
     parse_chat_request(body)  # raises the simulator's 400/500 for anything Heroku would refuse
+
+
+def test_an_interrupt_during_a_later_model_step_keeps_the_earlier_steps_and_their_results() -> None:
+    second_step = [ResponseInfo(model="fake-model"), TextDelta("It is 21 "), KeyboardInterrupt()]
+    chat = Conversation(client=FakeClient(calls(("c1", "get_weather", '{"city": "Paris"}')), second_step))
+    with pytest.raises(KeyboardInterrupt):
+        list(chat.stream("weather?", ChatOptions(tools=(get_weather,))))
+    [turn] = chat.turns
+    result = turn.result
+    assert result.interrupted and result.model_calls == 2 and result.text == "It is 21 "
+    assert json.loads(result.steps[0].tool_results[0].content) == {"city": "Paris", "temp": 21}
+    history = chat.messages("next", offered=["get_weather"])
+    assert roles(history) == ["user", "assistant", "tool", "assistant", "user"]
+    assert history[3]["content"] == "It is 21 "
