@@ -144,7 +144,7 @@ def step_messages(step: Step, *, reasoning: bool = False, final: bool = False) -
     message does not follow tool results directly.
     """
     response = step.response
-    answer: dict[str, Any] = {"role": "assistant", "content": response.text or EMPTY_ANSWER}
+    answer: dict[str, Any] = {"role": "assistant", "content": _filled(response.text)}
     calls = [call for call in response.tool_calls if call.name]  # a name that never arrived: no call
     if reasoning and response.reasoning:
         answer["reasoning"] = {"thinking": response.reasoning, **(response.reasoning_fields or {})}
@@ -156,11 +156,16 @@ def step_messages(step: Step, *, reasoning: bool = False, final: bool = False) -
     for call in calls:
         result = results.get(call.id)
         content = result.content if result is not None else NOT_RUN
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": content or EMPTY_ANSWER})
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": _filled(content)})
     if final:
         note = "(The turn ended here, before the tool results were answered.)"
         messages.append({"role": "assistant", "content": note})
     return messages
+
+
+def _filled(text: str) -> str:
+    """Content Heroku accepts: Bedrock refuses text blocks that are empty or only whitespace."""
+    return text if text.strip() else EMPTY_ANSWER
 
 
 def _sendable(call: ToolCall) -> ToolCall:
@@ -183,7 +188,13 @@ def transcript(result: ChatResult) -> str:
             outcome = results.get(call.id)
             shown = outcome.content if outcome is not None else NOT_RUN
             lines.append(f"[called tool {call.name}({call.arguments}) → {shown}]")
-    return "\n\n".join(lines) or EMPTY_ANSWER
+    return _filled("\n\n".join(lines))
+
+
+def offered_tools(client: ChatClient, options: ChatOptions) -> list[str]:
+    """The tool names a request offers: the client's own (an agent's Heroku and MCP tools), else the options'."""
+    offered = getattr(client, "offered", None)
+    return list(offered(options)) if callable(offered) else [tool.name for tool in options.tools or ()]
 
 
 def turn_messages(result: ChatResult, offered: Collection[str] | None) -> list[dict[str, Any]]:
@@ -194,8 +205,9 @@ def turn_messages(result: ChatResult, offered: Collection[str] | None) -> list[d
     blocks for tools the request does not define.
     """
     steps = result.steps or (Step(result, result.tool_results),)
-    called = {call.name for step in steps for call in step.response.tool_calls}
-    if called and offered is not None and not called <= set(offered):
+    called = {call.name for step in steps for call in step.response.tool_calls if call.name}
+    # An MCP tool's name is namespaced (mcp-brave/brave_web_search): offering the namespace offers it.
+    if offered is not None and any(n not in offered and n.split("/")[0] not in offered for n in called):
         return [{"role": "assistant", "content": transcript(result)}]
     messages: list[dict[str, Any]] = []
     for number, step in enumerate(steps, 1):
