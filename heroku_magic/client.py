@@ -7,15 +7,19 @@ stays fast.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .adapter import completion_events, field_of, stream_events
+from .agents import AgentTools, agent_body, agent_events, mcp_servers
 from .catalog import ModelInfo, parse_catalog
 from .config import Settings
 from .errors import APIError, ConfigurationError, error_message
-from .events import Event, ResponseInfo, Usage
+from .events import Event, Notice, ResponseInfo, Usage
 from .options import TOOL_CHOICES, ChatOptions
+from .ratelimit import Backoff
 
 if TYPE_CHECKING:
     import openai
@@ -29,6 +33,7 @@ STREAM_CUT_OFF = (
     "the stream ended before the model finished (the connection was closed early, "
     "without a finish reason or usage)"
 )
+RETRY_CAP = 20.0  # seconds: an agent run rate-limited longer than this fails rather than hangs the cell
 NO_MODEL_HELP = (
     "No model given: pass one (--model / ChatOptions(model=...)), pick it in %heroku_controls, "
     "or set {attachment}_MODEL_ID (Heroku's standard plan sets none). %heroku_models lists them."
@@ -84,7 +89,6 @@ class HerokuClient:
 
     def events(self, messages: Sequence[Message], options: ChatOptions) -> Iterator[Event]:
         """Send one chat request and yield its events as they arrive."""
-        import openai
 
         arguments = chat_arguments(options, messages, self.model_for(options))
         timeout = options.timeout if options.timeout is not None else self.timeout
@@ -95,20 +99,18 @@ class HerokuClient:
                 max_retries=options.max_retries if options.max_retries is not None else self.max_retries,
             )
         streaming = bool(arguments.get("stream"))
-        # The response's headers, once they have arrived: every error after that names its request id.
-        headers: Mapping[str, str] | None = None
-        try:
+        with _translated(self.settings, timeout, "chunk" if streaming else "response body") as response:
             if streaming:
                 stream = sdk.chat.completions.create(**arguments)
-                headers = stream.response.headers
-                request_id = headers.get("x-request-id")
+                response.headers = stream.response.headers
+                request_id = response.headers.get("x-request-id")
                 # Closing the stream (also when the consumer stops early) drops the connection at once.
                 with stream:
                     yield from _until_finished(stream_events(stream, request_id=request_id), request_id)
             else:
                 raw = sdk.chat.completions.with_raw_response.create(**arguments)
-                headers = raw.headers
-                request_id = headers.get("x-request-id")
+                response.headers = raw.headers
+                request_id = response.headers.get("x-request-id")
                 completion = raw.parse()
                 if isinstance(completion, str):  # the SDK returns text when a server answers with SSE
                     raise APIError(
@@ -120,22 +122,11 @@ class HerokuClient:
                     # streams only): fail, rather than record an empty answer.
                     raise APIError(error_message({"error": error}), request_id=request_id)
                 yield from completion_events(completion, request_id=request_id)
-        except openai.APIError as exc:
-            raise api_error(exc, self.settings, headers=headers, timeout=timeout) from None
-        except json.JSONDecodeError as exc:
-            what = "chunk" if streaming else "response body"
-            raise APIError(
-                f"the server sent a malformed {what} ({exc.msg})", request_id=_request_id(headers)
-            ) from None
-        except Exception as exc:
-            # openai < 3 lets transport errors met mid-stream escape unwrapped (httpx, httpcore).
-            if type(exc).__module__.split(".")[0] not in _TRANSPORT_MODULES:
-                raise
-            if any(cls.__name__ == "TimeoutException" for cls in type(exc).__mro__):
-                raise timeout_error(headers, timeout) from None
-            raise APIError(
-                f"connection to {self.settings.root_url} was cut off: {exc}", request_id=_request_id(headers)
-            ) from None
+
+    def mcp_servers(self) -> list[dict[str, Any]]:
+        """The add-on's MCP servers with their status and tools (``GET /v1/mcp/servers``)."""
+        with _translated(self.settings, self.timeout, "response body"):
+            return mcp_servers(self.sdk.get("/mcp/servers", cast_to=object))
 
     def available_models(self, timeout: float = 30.0) -> list[ModelInfo]:
         """Heroku's public model catalogue (``GET /available-models``, sent without the key)."""
@@ -150,6 +141,97 @@ class HerokuClient:
             raise APIError(error_message(exc.read()), status=exc.code) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise APIError(f"could not read the model catalogue at {url}: {exc}") from None
+
+
+class AgentClient:
+    """Heroku's agents endpoint as a :class:`ChatClient`: one agent run per request, its steps as events.
+
+    Tools run on Heroku, so a run is not idempotent: it is never retried automatically, except
+    after a 429, which Heroku answers before the run starts.
+    """
+
+    def __init__(self, chat: HerokuClient, tools: AgentTools | None = None) -> None:
+        self.chat = chat
+        self.settings = chat.settings
+        self.tools = tools or AgentTools()
+
+    def __repr__(self) -> str:
+        return f"AgentClient({self.settings!r}, tools={self.tools.names()})"
+
+    def offered(self, options: ChatOptions) -> list[str]:
+        """The tools a run offers (history replays calls of these as they were, others as text)."""
+        return self.tools.names()
+
+    def events(self, messages: Sequence[Message], options: ChatOptions) -> Iterator[Event]:
+        """Run the agent on ``messages`` and yield its steps' events as they arrive."""
+        import openai
+
+        body, left_out = agent_body(messages, options, self.chat.model_for(options), self.tools)
+        if left_out:
+            yield Notice(f"Not sent to the agents endpoint, which does not take them: {', '.join(left_out)}.")
+        timeout = options.timeout if options.timeout is not None else self.chat.timeout
+        retries = options.max_retries if options.max_retries is not None else self.chat.max_retries
+        sdk = self.chat.sdk.with_options(timeout=timeout, max_retries=0)
+        with _translated(self.settings, timeout, "event") as response:
+            for attempt in range(retries + 1):
+                try:
+                    stream = sdk.post(
+                        "/agents/heroku",
+                        body=body,
+                        cast_to=object,
+                        stream=True,
+                        stream_cls=openai.Stream[object],
+                        options={"headers": {"Accept": "text/event-stream"}},
+                    )
+                    break
+                except openai.RateLimitError as exc:  # nothing ran yet: safe to send again
+                    if attempt == retries:
+                        raise
+                    error = api_error(exc, self.settings)
+                    time.sleep(Backoff(cap=RETRY_CAP).delay(attempt + 1, error))
+            response.headers = stream.response.headers
+            request_id = response.headers.get("x-request-id")
+            with stream:
+                yield from agent_events(_objects(stream), request_id=request_id)
+
+
+def _objects(stream: Iterable[Any]) -> Iterator[Any]:
+    """The stream's objects (older SDKs wrap events with a name as ``{"data": ..., "event": ...}``)."""
+    for item in stream:
+        if isinstance(item, dict) and set(item) == {"data", "event"}:
+            item = item["data"]
+        yield item
+
+
+class _Response:
+    """The headers of a response under way, once they have arrived."""
+
+    headers: Mapping[str, str] | None = None
+
+
+@contextmanager
+def _translated(settings: Settings, timeout: float | None, unit: str) -> Iterator[_Response]:
+    """The SDK's and the transport's exceptions as one-line APIErrors naming the request id."""
+    import openai
+
+    response = _Response()
+    try:
+        yield response
+    except openai.APIError as exc:
+        raise api_error(exc, settings, headers=response.headers, timeout=timeout) from None
+    except json.JSONDecodeError as exc:
+        raise APIError(
+            f"the server sent a malformed {unit} ({exc.msg})", request_id=_request_id(response.headers)
+        ) from None
+    except Exception as exc:
+        # openai < 3 lets transport errors met mid-stream escape unwrapped (httpx, httpcore).
+        if type(exc).__module__.split(".")[0] not in _TRANSPORT_MODULES:
+            raise
+        if any(cls.__name__ == "TimeoutException" for cls in type(exc).__mro__):
+            raise timeout_error(response.headers, timeout) from None
+        raise APIError(
+            f"connection to {settings.root_url} was cut off: {exc}", request_id=_request_id(response.headers)
+        ) from None
 
 
 def chat_arguments(options: ChatOptions, messages: Sequence[Message], model: str) -> dict[str, Any]:

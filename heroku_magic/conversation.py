@@ -24,7 +24,7 @@ from .events import ChatResult, Content, Done, Error, Event, Step, content_text,
 from .options import ChatOptions
 from .respond import request_messages
 from .result import Clock, ResponseState
-from .turn import Approve, run_turn, turn_messages
+from .turn import Approve, offered_tools, run_turn, turn_messages
 
 
 @dataclass(frozen=True)
@@ -117,11 +117,11 @@ class Conversation:
         """
         options = options or ChatOptions()
         system = self.system if options.system is None else options.system
-        offered = [tool.name for tool in options.tools or ()]
-        messages = self.messages(prompt, key=key, system=system, offered=offered)
+        client = client or self.client
+        messages = self.messages(prompt, key=key, system=system, offered=offered_tools(client, options))
         state = state if state is not None else ResponseState(self._clock)
         settled = False  # the turn ended (a consumer may stop at its end and never resume this)
-        turn = run_turn(client or self.client, messages, options, state, approve=approve)
+        turn = run_turn(client, messages, options, state, approve=approve)
         try:
             with closing(turn) as events:
                 for event in events:

@@ -14,12 +14,14 @@ from .session import Session
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext heroku_magic``)."""
+    from .agent_magics import AgentMagics
     from .magics import HerokuMagics
     from .panel_magics import PanelMagics
 
     chat = HerokuMagics(ipython)
     ipython.register_magics(chat)
     ipython.register_magics(PanelMagics(ipython, chat))
+    ipython.register_magics(AgentMagics(ipython, chat))
     chat.session.painter.start()
 
 

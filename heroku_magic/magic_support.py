@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument
 from IPython.display import display
 from traitlets import Float, Int, TraitType, Unicode
 
@@ -35,6 +34,7 @@ class ChatConfig(Protocol):
     session: Session
     shell: Any
     model: str | None
+    system: str | None
     temperature: float | None
     max_tokens: int | None
     tool_result_limit: int | None
@@ -42,6 +42,10 @@ class ChatConfig(Protocol):
     timeout: float
     max_retries: int
     widgets: bool | None
+
+    def current_cell_id(self) -> str | None:
+        """The frontend's id of the running cell (re-running a cell replaces its turn)."""
+        ...
 
 
 @contextmanager
@@ -81,26 +85,27 @@ def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
     """The cell's options over the panel's, over the traitlets config (the env comes last, in the client)."""
     namespace = config.shell.user_ns if config.shell is not None else {}
     with usage_errors():
+        given = vars(args)  # a magic declares the arguments it takes: the others are not set
         cell = ChatOptions(
-            model=args.model,
-            system=args.system,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            max_tokens=args.max_tokens,
-            stop=tuple(args.stop) if args.stop else None,
-            thinking=Thinking(args.thinking) if args.thinking is not None else None,
-            reasoning_effort=parse_effort(args.effort) if args.effort is not None else None,
-            response_format="json_object" if args.json else None,
-            allow_ignored_params=True if args.allow_ignored_params else None,
-            stream=False if getattr(args, "no_stream", False) else None,
-            timeout=args.timeout,
-            max_retries=args.retries,
-            tools=tools_from_spec(args.tools, namespace) if getattr(args, "tools", None) else None,
-            tool_choice=getattr(args, "tool_choice", None),
-            parallel_tool_calls=getattr(args, "parallel_tools", None),
-            max_tool_rounds=getattr(args, "max_tool_rounds", None),
-            tool_timeout=getattr(args, "tool_timeout", None),
+            model=given.get("model"),
+            system=given.get("system"),
+            temperature=given.get("temperature"),
+            top_p=given.get("top_p"),
+            top_k=given.get("top_k"),
+            max_tokens=given.get("max_tokens"),
+            stop=tuple(given["stop"]) if given.get("stop") else None,
+            thinking=Thinking(given["thinking"]) if given.get("thinking") is not None else None,
+            reasoning_effort=parse_effort(given["effort"]) if given.get("effort") is not None else None,
+            response_format="json_object" if given.get("json") else None,
+            allow_ignored_params=True if given.get("allow_ignored_params") else None,
+            stream=False if given.get("no_stream") else None,
+            timeout=given.get("timeout"),
+            max_retries=given.get("retries"),
+            tools=tools_from_spec(given["tools"], namespace) if given.get("tools") else None,
+            tool_choice=given.get("tool_choice"),
+            parallel_tool_calls=given.get("parallel_tools"),
+            max_tool_rounds=given.get("max_tool_rounds"),
+            tool_timeout=given.get("tool_timeout"),
         )
         config_options = ChatOptions(
             model=config.model,
@@ -149,88 +154,6 @@ def tools_from_spec(spec: str, namespace: Mapping[str, Any]) -> tuple[Tool, ...]
                 f"--tools: {name!r} is neither a function in the notebook nor a registered tool (registered: {known})"
             )
     return tuple(tools)
-
-
-def tool_arguments(magic: Any) -> Any:
-    """The tool options of the chat magics, declared once."""
-    for declare in reversed(_TOOL_ARGUMENTS):
-        magic = declare(magic)
-    return magic
-
-
-_TOOL_ARGUMENTS = [
-    argument(
-        "--tools",
-        metavar="NAMES",
-        help="Tools the model may call: functions of the notebook or registered ones, comma-separated; 'all' for every registered tool, 'none' for none (default: the panel's).",
-    ),
-    argument(
-        "--tool-choice",
-        metavar="CHOICE",
-        help="auto (the model decides), none, required (at least one call), or a tool's name.",
-    ),
-    argument(
-        "--parallel-tools",
-        dest="parallel_tools",
-        action="store_const",
-        const=True,
-        default=None,
-        help="Let the model call several tools at once (they run concurrently).",
-    ),
-    argument(
-        "--no-parallel-tools",
-        dest="parallel_tools",
-        action="store_const",
-        const=False,
-        help="One tool call per step.",
-    ),
-    argument("--max-tool-rounds", type=int, metavar="N", help="Times tools may run in one turn (default 8)."),
-    argument("--tool-timeout", type=float, metavar="SECONDS", help="Seconds a tool may run (default 60)."),
-    argument("--confirm", action="store_true", help="Ask before each tool call runs (Approve/Deny buttons)."),
-]
-
-
-def request_arguments(magic: Any) -> Any:
-    """The request options %%heroku_chat and %%heroku_explore share, declared once."""
-    for declare in reversed(_REQUEST_ARGUMENTS):
-        magic = declare(magic)
-    return magic
-
-
-_REQUEST_ARGUMENTS = [
-    argument(
-        "-m",
-        "--model",
-        help="Model id, e.g. claude-4-5-sonnet (default: panel, config, then INFERENCE_MODEL_ID).",
-    ),
-    argument("-s", "--system", metavar="TEXT", help="System prompt (kept for the rest of the conversation)."),
-    argument(
-        "-t", "--temperature", type=float, help="Sampling temperature, 0-1 (not with --top-p or --thinking)."
-    ),
-    argument("--top-p", type=float, help="Nucleus sampling, (0-1] (not with --temperature or --thinking)."),
-    argument("--top-k", type=int, help="Sample from the K most likely tokens."),
-    argument("--max-tokens", type=int, help="Maximum tokens to generate."),
-    argument("--stop", metavar="SEQ", action="append", help="Stop sequence (repeatable, up to 4)."),
-    argument(
-        "--thinking",
-        metavar="BUDGET",
-        nargs="?",
-        type=int,
-        const=1024,
-        help="Extended thinking with this token budget (>= 1024; default 1024); the reasoning is shown.",
-    ),
-    argument("--effort", help="Reasoning effort: low, medium or high."),
-    argument("--json", action="store_true", help="Ask for a JSON object; the parsed value is result.json()."),
-    argument(
-        "--allow-ignored-params",
-        action="store_true",
-        help="Let Heroku ignore parameters it does not support instead of failing.",
-    ),
-    argument("--addon", metavar="NAME", help="Config-var prefix of another attachment, e.g. INFERENCE_CYAN."),
-    argument("--timeout", type=float, help="Seconds to wait for the response."),
-    argument("--retries", type=int, help="Retries on rate limits and server errors."),
-    argument("--no-widgets", action="store_true", help="Stream as plain text instead of live widgets."),
-]
 
 
 def parse_line(magic: Any, line: str) -> Any:

@@ -8,17 +8,17 @@ renderers. State lives on a :class:`~heroku_magic.session.Session`, never on thi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Unicode, observe
 
+from .cell_arguments import conversation_arguments, request_arguments, tool_arguments
 from .config import DEFAULT_ATTACHMENT
-from .errors import APIError, ConfigurationError, Interrupted
+from .errors import APIError, ConfigurationError
 from .magic_support import (
     CheckedFloat,
     CheckedInt,
@@ -30,20 +30,9 @@ from .magic_support import (
     parse_line,
     prompt_from_cell,
     publish,
-    request_arguments,
-    tool_arguments,
-    usage_errors,
-    use_widgets,
 )
 from .paint import DEFAULT_INTERVAL
 from .session import DEFAULT_CONVERSATION, Session
-
-if TYPE_CHECKING:
-    from .events import ChatResult, ToolCall
-    from .options import ChatOptions
-    from .render import Renderer
-    from .result import ResponseState
-    from .widgets.live import LiveView
 
 # The renderers, the client and the Markdown parser are imported by the magics that use them, on
 # first use: %load_ext loads only what registering the magics needs.
@@ -104,7 +93,7 @@ class HerokuMagics(Magics):
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
 
-    def _current_cell_id(self) -> str | None:
+    def current_cell_id(self) -> str | None:
         """The frontend's id of the running cell (re-running a cell replaces its turn)."""
         if self._cell_id:
             return self._cell_id
@@ -117,15 +106,7 @@ class HerokuMagics(Magics):
     # -- %%heroku_chat -----------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument(
-        "-c",
-        "--conversation",
-        metavar="NAME",
-        help="Conversation to continue (default: the panel's, else one per kernel).",
-    )
-    @argument("--new", action="store_true", help="Start the conversation afresh.")
-    @argument("--no-history", action="store_true", help="A one-off turn: no history sent, nothing recorded.")
-    @argument("--out", metavar="VAR", help="Store the ChatResult in this variable.")
+    @conversation_arguments
     @argument("--no-stream", action="store_true", help="Wait for the whole answer instead of streaming.")
     @argument(
         "-f",
@@ -168,41 +149,19 @@ class HerokuMagics(Magics):
         prompt = self._interpolate(prompt) if args.interpolate else prompt
         options = options_from_args(args, self)
         client = client_for(self, args.addon)
-        name = args.conversation or self.session.active
-        conversation = self.session.conversation(name, new=args.new)
-        if conversation.system is None and self.system and options.system is None:
-            conversation.system = self.system
-        self.session.record_request(options, options.model or client.settings.model_id)
-        key = None if args.no_history else self._current_cell_id()
-        from .render import drive
-        from .result import ResponseState
+        from .cell_turn import converse
 
-        state = ResponseState()  # the stream folds its events into it; the live view reads it
-        live, renderers = self._renderers(args, options.model or client.settings.model_id, state)
-        approve = self._approver(live) if args.confirm else None
-        if args.no_history:
-            events = _one_off(conversation, prompt, options, client, state, approve)
-        else:
-            events = conversation.stream(
-                prompt, options, key=key, client=client, state=state, approve=approve
-            )
-        turns_before = list(conversation.turns)  # to tell, on an interrupt, whether a turn was kept
-        try:
-            with usage_errors():
-                result = drive(events, renderers, state)
-        except KeyboardInterrupt:
-            if args.no_history:
-                message = "the response was stopped; nothing was recorded (--no-history)"
-            elif _same_turns(conversation.turns, turns_before):
-                # The conversation records an interrupted turn only when some answer had arrived.
-                message = f"the response was stopped: nothing had arrived; conversation {name!r} is unchanged"
+        text_format = "text" if args.format == "text" else "markdown"
+        model = options.model or client.settings.model_id
+        result = converse(self, args, prompt, options, client, model=model, text_format=text_format)
+        if args.format == "code":
+            from .render.markdown import first_code_block
+
+            code = first_code_block(result.text)
+            if code is None:
+                print("--format code: the answer has no code block, so no cell was added.")
             else:
-                message = (
-                    "the response was stopped; the partial answer stays above "
-                    f"(kept in conversation {name!r}, marked interrupted)"
-                )
-            raise Interrupted(message) from None
-        self._finish(args, result)
+                self.shell.set_next_input(code, replace=False)  # type: ignore[union-attr]
 
     def _interpolate(self, cell: str) -> str:
         namespace = self.shell.user_ns if self.shell is not None else {}
@@ -215,44 +174,6 @@ class HerokuMagics(Magics):
             return str(namespace[match.group(1)])
 
         return _NAME.sub(fill, cell)
-
-    def _renderers(
-        self, args: Any, model: str | None, state: ResponseState
-    ) -> tuple[LiveView | None, list[Renderer]]:
-        from .render.static import StaticRenderer
-        from .render.text import TextRenderer
-
-        text_format = "text" if args.format == "text" else "markdown"
-        static = StaticRenderer(publish, text_format)
-        if use_widgets(args, self):
-            from .widgets.live import LiveCell, LiveView
-
-            live = LiveView(state, self.session.painter, model=model, text_format=text_format)
-            return live, [static, LiveCell(live)]
-        # A terminal already shows the streamed text; anything else also keeps the static result.
-        terminal = type(self.shell).__name__ == "TerminalInteractiveShell"
-        return None, [TextRenderer()] if terminal else [static, TextRenderer()]
-
-    def _approver(self, live: LiveView | None) -> Callable[[ToolCall], bool]:
-        """How --confirm asks: the live view's buttons where the kernel can wait for clicks, else input()."""
-        from .widgets.wait import can_wait
-
-        if live is not None and can_wait():
-            return live.approve
-        return _ask_in_text
-
-    def _finish(self, args: Any, result: ChatResult) -> None:
-        assert self.shell is not None  # magics only run inside a shell
-        if args.out:
-            self.shell.user_ns[args.out] = result
-        if args.format == "code":
-            from .render.markdown import first_code_block
-
-            code = first_code_block(result.text)
-            if code is None:
-                print("--format code: the answer has no code block, so no cell was added.")
-            else:
-                self.shell.set_next_input(code, replace=False)
 
     # -- line magics -------------------------------------------------------------------------------
 
@@ -302,12 +223,23 @@ class HerokuMagics(Magics):
 
     @line_magic
     def heroku_tools(self, line: str) -> None:
-        """List the tools the model can be offered: name, description and parameters' JSON schema."""
+        """List the tools a model can be offered: Python tools (with their schemas), Heroku's tools, MCP servers."""
         if line.strip():
             raise UsageError(f"%heroku_tools takes no arguments, got {line.strip()!r}")
         from .render.markdown import render_markdown, with_code_style
+        from .tool_catalog import heroku_tools_markdown, local_tools_markdown, mcp_markdown
 
-        text = _tools_markdown(self.session.tools)
+        try:
+            servers, problem = client_for(self).mcp_servers(), None
+        except (UsageError, APIError) as exc:
+            servers, problem = None, str(exc)
+        text = "\n\n".join(
+            [
+                local_tools_markdown(self.session.tools),
+                heroku_tools_markdown(),
+                mcp_markdown(servers, problem),
+            ]
+        )
         publish({"text/html": with_code_style(render_markdown(text)), "text/plain": text}, {})
 
     @magic_arguments()
@@ -335,55 +267,6 @@ class HerokuMagics(Magics):
         from .render.markdown import render_markdown
 
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
-
-
-def _tools_markdown(tools: Any) -> str:
-    """The registered tools as Markdown: name, description, and the JSON schema sent to the model."""
-    import json
-
-    from .render.markdown import fenced
-
-    if not tools:
-        return (
-            "No tools registered yet. Decorate a function with `@heroku_magic.tool`, or name notebook "
-            "functions with `--tools name1,name2` on a `%%heroku_chat` cell."
-        )
-    parts = [
-        f"**{len(tools)} registered tool{'s' if len(tools) > 1 else ''}** (`--tools all` offers every one)\n"
-    ]
-    for tool in tools.values():
-        kind = " (async)" if tool.is_async else ""
-        parts.append(
-            f"### `{tool.name}`{kind}\n\n{tool.description}\n\n{fenced(json.dumps(tool.parameters, indent=2), 'json')}"
-        )
-    return "\n".join(parts)
-
-
-def _same_turns(turns: list[Any], before: list[Any]) -> bool:
-    """Whether a conversation still holds exactly the turn objects it held before."""
-    return len(turns) == len(before) and all(a is b for a, b in zip(turns, before, strict=True))
-
-
-def _one_off(
-    conversation: Any,
-    prompt: str,
-    options: ChatOptions,
-    client: Any,
-    state: ResponseState,
-    approve: Callable[[ToolCall], bool] | None,
-) -> Any:
-    """A turn sent without history and not recorded (--no-history)."""
-    from .respond import request_messages
-    from .turn import run_turn
-
-    system = conversation.system if options.system is None else options.system
-    return run_turn(client, request_messages(prompt, system), options, state, approve=approve)
-
-
-def _ask_in_text(call: ToolCall) -> bool:
-    """--confirm without widgets: ask on the input line."""
-    answer = input(f"Run tool {call.name}({call.arguments})? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
 
 
 __all__ = ["HerokuMagics"]

@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Int
 
+from .cell_arguments import request_arguments
 from .errors import APIError, ConfigurationError, OptionsError
 from .magic_support import (
     ChatConfig,
@@ -26,7 +27,6 @@ from .magic_support import (
     parse_line,
     prompt_from_cell,
     publish,
-    request_arguments,
     use_widgets,
 )
 from .options import GRID_FIELDS

@@ -20,8 +20,11 @@ IPYTHON_LAYER = {
     "heroku_magic.magic_support",
     "heroku_magic.panel_magics",
     "heroku_magic.extension",
+    "heroku_magic.cell_turn",
+    "heroku_magic.cell_arguments",
+    "heroku_magic.agent_magics",
 }
-MAGIC_CLASSES = ("heroku_magic.magics", "heroku_magic.panel_magics")
+MAGIC_CLASSES = ("heroku_magic.magics", "heroku_magic.panel_magics", "heroku_magic.agent_magics")
 GUARDED = ("IPython", "ipywidgets", "anywidget", "matplotlib", "openai")
 
 PROBE = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from ..agents import unwrapped
 from ..events import ChatResult, Step, ToolCall, ToolResult
 from .markdown import fenced, inline_text, plain_html, render_markdown
 
@@ -16,7 +17,11 @@ PREVIEW = 80  # characters of a result shown in the card's one-line summary
 
 
 def shown_value(text: str) -> tuple[str, str]:
-    """Text as it is best shown, and its code language: JSON pretty-printed, anything else as is."""
+    """Text as it is best shown, and its code language: JSON pretty-printed, anything else as is.
+
+    An agent's tool result is unwrapped first (``Tool 'x' returned result: {...}``, an MCP result's text).
+    """
+    text = unwrapped(text)
     try:
         value = json.loads(text)
     except ValueError:
@@ -41,9 +46,9 @@ def card_summary(call: ToolCall, result: ToolResult | None) -> str:
     if result is None:
         outcome = "no result"
     elif result.is_error:
-        outcome = f"✗ {_one_line(result.content)}"
+        outcome = f"✗ {_one_line(unwrapped(result.content))}"
     else:
-        outcome = f"→ {_one_line(result.content)}"
+        outcome = f"→ {_one_line(unwrapped(result.content))}"
     took = f" · {result.duration:.2f} s" if result is not None and result.duration is not None else ""
     return f"🔧 {call.name or '(unnamed tool)'} {outcome}{took}"
 
