@@ -71,8 +71,9 @@ def run_turn(
                     step = event.result.steps[-1].response
                     break
                 if isinstance(event, Error):
-                    failed = state.result(error=str(event.error)) if rounds else event.result
-                    yield Error(event.error, failed)
+                    # Tools that ran (here, or on Heroku within an agent run) keep the turn, marked failed.
+                    ran = rounds or event.result.tool_results
+                    yield Error(event.error, state.result(error=str(event.error)) if ran else event.result)
                     return
                 yield event
         assert step is not None  # respond always ends in Done or Error
