@@ -72,8 +72,8 @@ def run_turn(
                     break
                 if isinstance(event, Error):
                     # Tools that ran (here, or on Heroku within an agent run) keep the turn, marked failed.
-                    ran = rounds or event.result.tool_results
-                    yield Error(event.error, state.result(error=str(event.error)) if ran else event.result)
+                    kept = bool(rounds or event.result.tool_results)
+                    yield Error(event.error, state.result(error=str(event.error)) if kept else event.result)
                     return
                 yield event
         assert step is not None  # respond always ends in Done or Error

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
-from test_live import Column, inflated, visible_text
+from test_live import Column, inflated, step, visible_text
 
 from heroku_magic.simulator import Simulator
 
@@ -45,16 +45,16 @@ def test_answer_and_reasoning_reach_the_live_view_and_the_static_result_stays(
         "%load_ext heroku_magic", "%%heroku_chat --thinking 2048\nWhy is the sky blue? echo"
     )
     answer, reasoning = Column(), Column()
-    for patch in patches:
+    for change in [step(patch) for patch in patches]:  # a turn without tools is one step
         for column, name in ((answer, "answer"), (reasoning, "reasoning")):
-            if name in patch:
-                column.apply(patch[name])
+            if name in change:
+                column.apply(change[name])
     assert len(patches) >= 2  # the first token at once, then the scheduler's paints
     # Finished blocks arrive as sanitized HTML; the last ones may still be tail text when the answer
     # ends (a live view gets no final paint: the static output replaces it at once).
     assert "<h3>" in answer.html[0] and "def summarize" in visible_text("".join(answer.html)) + answer.tail
     assert "Let me" in "".join(reasoning.html) + reasoning.tail  # the reasoning too
-    assert any(patch.get("collapse") for patch in patches)  # folded once the answer started
+    assert any(step(patch).get("collapse") for patch in patches)  # folded once the answer started
     assert patches[-1]["clock"]["model"] == "claude-4-5-sonnet"
     outputs = notebook.cells[1].outputs
     # The live view's output was replaced by one that names no model: once the static result has

@@ -177,14 +177,6 @@ def test_unknown_path_is_404_and_wrong_method_405(simulator: Simulator) -> None:
     assert_error(http(simulator, "GET", CHAT), 405, "invalid_request_error")
 
 
-def test_agents_endpoint_is_501_after_auth(simulator: Simulator) -> None:
-    body = {"model": MODEL, "messages": [user("hi")]}
-    assert http(simulator, "POST", "/v1/agents/heroku", body, key=None).status == 401
-    raw = http(simulator, "POST", "/v1/agents/heroku", body)
-    assert_error(raw, 501, "server_error", "agents endpoint")
-    assert raw.headers["x-should-retry"] == "false"
-
-
 # -- validation ----------------------------------------------------------------------------------
 
 

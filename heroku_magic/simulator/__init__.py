@@ -1,8 +1,8 @@
 """A local simulator of the Heroku Managed Inference API, for demos, notebooks and tests.
 
 It serves the real HTTP contract (auth, validation errors, streaming and non-streaming chat,
-reasoning, tool calls, usage, ``/available-models``) with deterministic simulated models and fault
-injection. It imports nothing from the rest of ``heroku_magic``, so the client is tested against an
+reasoning, tool calls, usage, ``/available-models``, the agents endpoint with simulated Heroku and
+MCP tools, ``/v1/mcp/servers``) with deterministic simulated models and fault injection. It imports nothing from the rest of ``heroku_magic``, so the client is tested against an
 independent implementation of the contract.
 
     with Simulator() as sim:
@@ -10,7 +10,9 @@ independent implementation of the contract.
 
 Prompt directives are documented in `heroku_magic.simulator.models` (tool calls and multi-round
 turns in `heroku_magic.simulator.toolcalls`), the tool pairing rules it enforces in
-`heroku_magic.simulator.pairing`, fault kinds in `heroku_magic.simulator.faults`;
+`heroku_magic.simulator.pairing`, fault kinds in `heroku_magic.simulator.faults`, the agents
+endpoint in `heroku_magic.simulator.agents` (its tools in `heroku_magic.simulator.agent_tools`,
+MCP servers in `heroku_magic.simulator.mcp`);
 ``python -m heroku_magic.simulator --help`` runs it as a command.
 """
 

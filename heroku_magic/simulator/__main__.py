@@ -17,8 +17,9 @@ from .server import Simulator
 from .state import SimulatorConfig
 
 DESCRIPTION = """\
-Run a local simulator of the Heroku Managed Inference API (chat completions with streaming,
-reasoning and tool calls; /available-models). It prints the shell lines that point clients at it:
+Run a local simulator of the Heroku Managed Inference API (/v1/chat/completions with streaming,
+reasoning and tool calls; /v1/agents/heroku with simulated Heroku and MCP tools, always streamed;
+/v1/mcp/servers; /available-models). It prints the shell lines that point clients at it:
 
   export INFERENCE_URL=http://127.0.0.1:8000
   export INFERENCE_KEY=inf-simulator-key
@@ -35,6 +36,16 @@ EPILOG = """prompt directives (in the last user message):
   N rounds      call the named tools again after each result, N rounds in all (default 1)
   malformed arguments / invalid arguments
                 the first round's arguments are not JSON / break the schema; then good ones
+
+agents (/v1/agents/heroku; nothing is ever executed, results are fakes):
+  a tool name   the agent calls that offered tool (use a tool: the first one); N rounds as above
+  cmd=..., query=..., url=..., packages=a,b, a fenced code block
+                the tool's arguments (dyno_run_command, pg_psql, doc_reader, code_exec_*)
+  tools         dyno_run_command, code_exec_python/ruby/node/go, pg_psql (read-only: writes
+                fail), pg_vector_query, doc_reader, older names; MCP mcp-brave/brave_web_search
+                and mcp-python/code_exec_python (GET /v1/mcp/servers also lists a disconnected
+                mcp-weather); unknown tools answer "Tool '<name>' not found"
+  max_calls     a call beyond a tool's runtime_params.max_calls (default 3) is an error result
 """
 
 
@@ -67,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=0.03,
         help="seconds between streamed chunks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tool-latency",
+        type=_seconds,
+        default=0.5,
+        help="seconds an agent's simulated tool 'runs' before its result (default: %(default)s)",
     )
     parser.add_argument(
         "--env-file",
@@ -107,7 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     if info is None or not info.is_chat:
         parser.error(f"--model must be a chat model of the simulated catalogue, not {args.model!r}")
     config = SimulatorConfig(
-        key=args.key, ttft=args.ttft, interval=args.interval, host=args.host, port=args.port, model=args.model
+        key=args.key,
+        ttft=args.ttft,
+        interval=args.interval,
+        tool_latency=args.tool_latency,
+        host=args.host,
+        port=args.port,
+        model=args.model,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -16,10 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .agent_request import parse_agent_request
+from .agents import AGENT_FRAMING, agent_events
 from .catalogue import available_models
 from .delivery import body_response, early_fault, error_response, quiet_dropped_connections, stream_response
 from .errors import ApiError, invalid
 from .faults import Fault
+from .mcp import mcp_servers
 from .models import simulate
 from .responses import Completion, completion_body, stream_chunks
 from .state import RecordedRequest, SimulatorState
@@ -27,12 +30,12 @@ from .validation import parse_chat_request
 
 CHAT_PATH = "/v1/chat/completions"
 AGENTS_PATH = "/v1/agents/heroku"
+MCP_SERVERS_PATH = "/v1/mcp/servers"
 # Real Heroku endpoints the simulator does not model: answered with a clear 501, not a 404.
 NOT_SIMULATED = {
     "/v1/embeddings": "POST",
     "/v1/images/generations": "POST",
     "/v1/rerank": "POST",
-    "/v1/mcp/servers": "GET",
 }
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # The SDK retries 5xx by default; a missing feature will not appear on retry.
@@ -72,6 +75,7 @@ def create_app(state: SimulatorState) -> Starlette:
         Route("/available-models", api.models, methods=["GET"]),
         Route(CHAT_PATH, api.chat, methods=["POST"]),
         Route(AGENTS_PATH, api.agents, methods=["POST"]),
+        Route(MCP_SERVERS_PATH, api.mcp_servers, methods=["GET"]),
         *(Route(path, api.not_simulated, methods=[method]) for path, method in NOT_SIMULATED.items()),
         Route("/_simulator/faults", api.admin_faults, methods=["GET", "POST"]),
         Route("/_simulator/requests", api.admin_requests, methods=["GET"]),
@@ -153,13 +157,19 @@ class _Api:
         return await body_response(completion_body(reply, completion), self.state, chunk_count, fault)
 
     async def agents(self, request: Request) -> Response:
-        """``POST /v1/agents/heroku``: not simulated yet, after auth and faults like chat."""
-        _, fault = await self.begin_inference(request)
+        """``POST /v1/agents/heroku``: always a stream of whole events (see `agents`)."""
+        data, fault = await self.begin_inference(request)
         early = await early_fault(fault)
         if early is not None:
             return early
-        message = "The Heroku simulator does not implement the agents endpoint (/v1/agents/heroku) yet"
-        return error_response(ApiError(501, message), NO_RETRY)
+        agent = parse_agent_request(_object(data))
+        return stream_response(agent_events(agent), self.state, fault, AGENT_FRAMING)
+
+    async def mcp_servers(self, request: Request) -> Response:
+        """``GET /v1/mcp/servers``: the simulated MCP servers (see `mcp`)."""
+        await self.receive(request)
+        self.authorize(request)
+        return JSONResponse(mcp_servers())
 
     async def not_simulated(self, request: Request) -> Response:
         """Real Heroku endpoints outside the simulator's scope."""
@@ -172,7 +182,7 @@ class _Api:
         """Anything else: 404 (405 for a known path with the wrong method)."""
         await self.receive(request)
         path = request.url.path
-        known = path in (CHAT_PATH, AGENTS_PATH, "/available-models", *NOT_SIMULATED)
+        known = path in (CHAT_PATH, AGENTS_PATH, MCP_SERVERS_PATH, "/available-models", *NOT_SIMULATED)
         if known or path.startswith("/_simulator/"):
             raise ApiError(405, f"Method {request.method} not allowed for {path}")
         raise ApiError(404, f"Not found: {request.method} {path}")

@@ -6,14 +6,15 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .errors import ApiError, error_body
 from .faults import STREAM_FAULTS, Fault
-from .state import SimulatorState
+from .state import SimulatorConfig, SimulatorState
 
 DONE = b"data: [DONE]\n\n"
 MALFORMED = b"data: {not json\n\n"
@@ -55,6 +56,26 @@ def error_response(error: ApiError, headers: dict[str, str] | None = None) -> JS
 def encode(event: dict[str, Any]) -> bytes:
     """One SSE ``data:`` event."""
     return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+
+
+def no_pause(event: dict[str, Any], config: SimulatorConfig) -> float:
+    """No extra wait before an event."""
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a stream writes its events, its end, a malformed event and an in-band error."""
+
+    event: Callable[[dict[str, Any]], bytes]
+    done: bytes
+    malformed: bytes
+    error: Callable[[dict[str, Any]], bytes]
+    # Seconds to wait before an event, on top of the interval (the agents' tool latency).
+    pause: Callable[[dict[str, Any], SimulatorConfig], float] = no_pause
+
+
+CHAT_FRAMING = Framing(encode, DONE, MALFORMED, encode)
 
 
 async def early_fault(fault: Fault | None) -> Response | None:
@@ -128,13 +149,19 @@ async def _stalled(data: bytes, seconds: float) -> AsyncIterator[bytes]:
     yield data[len(data) // 2 :]
 
 
-def stream_response(chunks: Iterator[dict[str, Any]], state: SimulatorState, fault: Fault | None) -> Response:
-    """A paced ``text/event-stream`` response of ``chunks``."""
-    return StreamingResponse(_sse(chunks, state, fault), media_type="text/event-stream", headers=SSE_HEADERS)
+def stream_response(
+    chunks: Iterator[dict[str, Any]],
+    state: SimulatorState,
+    fault: Fault | None,
+    framing: Framing = CHAT_FRAMING,
+) -> Response:
+    """A paced ``text/event-stream`` response of ``chunks``, framed as chat streams by default."""
+    body = _sse(chunks, state, fault, framing)
+    return StreamingResponse(body, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 async def _sse(
-    chunks: Iterator[dict[str, Any]], state: SimulatorState, fault: Fault | None
+    chunks: Iterator[dict[str, Any]], state: SimulatorState, fault: Fault | None, framing: Framing
 ) -> AsyncIterator[bytes]:
     """SSE events with ``ttft`` before the first and ``interval`` between the rest, then ``[DONE]``.
 
@@ -151,20 +178,23 @@ async def _sse(
                 if fault.kind == "disconnect":
                     raise DropConnection
                 if fault.kind == "in_band_error":
-                    yield encode(error_body(500, fault["message"], "server_error"))
+                    yield framing.error(error_body(500, fault["message"], "server_error"))
                     return
                 if fault.kind == "clean_close":
                     return  # the body ends properly: no finish reason, no usage, no [DONE]
                 if fault.kind == "stall":
                     await asyncio.sleep(fault["seconds"])
                 else:
-                    yield MALFORMED
+                    yield framing.malformed
             if chunk is None:
                 break
             if index:
                 # Sleep even when the interval is 0: yielding to the loop keeps long streams cancellable.
                 await asyncio.sleep(state.config.interval)
-            yield encode(chunk)
-        yield DONE
+            pause = framing.pause(chunk, state.config)
+            if pause:
+                await asyncio.sleep(pause)
+            yield framing.event(chunk)
+        yield framing.done
     finally:
         state.active_streams -= 1

@@ -30,6 +30,9 @@ Kinds and their parameters (defaults in brackets):
     Stream each tool call whole in one chunk (Heroku's pilot behaviour) instead of fragments.
 
 In a stream, ``after_chunks`` counts the chunks sent before the fault; the first is the role chunk.
+An agents stream (`heroku_magic.simulator.agents`) counts its whole events instead (chat.completion
+and tool.completion), frames a malformed event and an in-band error as ``event:message`` /
+``event:error`` events, and ignores ``whole_tool_calls``; it is always streamed.
 An ``after_chunks`` beyond the stream's length applies just before ``[DONE]``, after the chunk with
 the finish reason and usage.
 

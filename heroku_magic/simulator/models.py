@@ -186,7 +186,7 @@ def simulate(request: ChatRequest) -> Reply:
         if tool_calls:  # Heroku sends empty content alongside tool calls
             return Reply((), "tool_calls", tool_calls=tool_calls, **common)
     if after_tools:
-        text, finish_reason = _limit(
+        text, finish_reason = limit(
             _tool_results_answer(request.messages, prompt), request.stop, request.max_tokens
         )
         return Reply(pieces(text), finish_reason, **common)
@@ -196,7 +196,7 @@ def simulate(request: ChatRequest) -> Reply:
         text, per_chunk = _json_answer(request, prompt, seed), 0
     else:
         text, per_chunk = _markdown_answer(request, prompt, seed), 0
-    text, finish_reason = _limit(text, request.stop, request.max_tokens)
+    text, finish_reason = limit(text, request.stop, request.max_tokens)
     return Reply(pieces(text, per_chunk), finish_reason, **common)
 
 
@@ -241,7 +241,7 @@ def _long_markdown(count: int) -> str:
     return "".join(pieces("".join(parts), 1)[:count])
 
 
-def _limit(text: str, stop: tuple[str, ...], max_tokens: int | None) -> tuple[str, str]:
+def limit(text: str, stop: tuple[str, ...], max_tokens: int | None) -> tuple[str, str]:
     """Apply stop sequences, then the token limit; return (text, finish_reason)."""
     cuts = [text.find(sequence) for sequence in stop if sequence in text]
     if cuts:

@@ -18,11 +18,12 @@ RATE_WINDOW_SECONDS = 60.0
 
 @dataclass
 class SimulatorConfig:
-    """Settings of a simulator; ``ttft`` and ``interval`` may be changed while it runs."""
+    """Settings of a simulator; ``ttft``, ``interval`` and ``tool_latency`` may be changed while it runs."""
 
     key: str = "inf-simulator-key"
     ttft: float = 0.0  # seconds before the first chunk
     interval: float = 0.0  # seconds between chunks
+    tool_latency: float = 0.0  # extra seconds before each agents tool.completion event (a tool "running")
     host: str = "127.0.0.1"
     port: int = 0  # 0 picks a free port
     model: str = DEFAULT_MODEL  # what env() offers as INFERENCE_MODEL_ID
@@ -52,10 +53,10 @@ class SimulatorState:
     _requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _window: deque[float] = field(default_factory=deque, init=False)  # times of recent chat/agents requests
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
-    _pacing: tuple[float, float] = field(init=False)
+    _pacing: tuple[float, float, float] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._pacing = (self.config.ttft, self.config.interval)
+        self._pacing = (self.config.ttft, self.config.interval, self.config.tool_latency)
 
     def record(self, request: RecordedRequest) -> None:
         """Remember a received request."""
@@ -92,4 +93,4 @@ class SimulatorState:
             self._requests.clear()
             self._window.clear()
         self.faults.clear()
-        self.config.ttft, self.config.interval = self._pacing
+        self.config.ttft, self.config.interval, self.config.tool_latency = self._pacing

@@ -60,7 +60,7 @@ from typing import Any
 from .arguments import build_arguments, invalid_arguments, malformed_arguments
 from .validation import ChatRequest, Tool
 
-_ANY_TOOL = re.compile(r"\b(?:use|call)\s+(?:a|any|the|some)\s+tools?\b", re.IGNORECASE)
+ANY_TOOL = re.compile(r"\b(?:use|call)\s+(?:a|any|the|some)\s+tools?\b", re.IGNORECASE)
 _KEY_VALUE = re.compile(r"""(\w+)=("[^"]*"|'[^']*'|[^\s,;]+)""")
 _ROUNDS = re.compile(r"\b(\d+)\s+(?:rounds?|times?)\b", re.IGNORECASE)
 _MALFORMED = re.compile(r"\bmalformed\s+arguments\b", re.IGNORECASE)
@@ -89,11 +89,16 @@ def tool_rounds(turn: list[dict[str, Any]]) -> int:
     return sum(1 for m in turn if m.get("role") == "assistant" and m.get("tool_calls"))
 
 
+def requested_rounds(prompt: str) -> int:
+    """The ``N rounds`` / ``N times`` of the prompt, clamped to 1..50 (1 without one)."""
+    match = _ROUNDS.search(prompt)
+    return min(max(int(match.group(1)), 1), MAX_ROUNDS) if match else 1
+
+
 def wanted_rounds(prompt: str) -> int:
     """The tool rounds the prompt asks for, counting a deliberately bad first round."""
-    match = _ROUNDS.search(prompt)
-    rounds = min(max(int(match.group(1)), 1), MAX_ROUNDS) if match else 1
-    return rounds + (1 if _MALFORMED.search(prompt) or _INVALID.search(prompt) else 0)
+    extra = 1 if _MALFORMED.search(prompt) or _INVALID.search(prompt) else 0
+    return requested_rounds(prompt) + extra
 
 
 def plan_tool_calls(request: ChatRequest, prompt: str) -> tuple[ToolCall, ...]:
@@ -108,7 +113,7 @@ def plan_tool_calls(request: ChatRequest, prompt: str) -> tuple[ToolCall, ...]:
         chosen = [by_name[request.forced_tool]]
     else:
         chosen = _mentioned(request.tools, prompt)
-        if not chosen and (request.tool_choice == "required" or _ANY_TOOL.search(prompt)):
+        if not chosen and (request.tool_choice == "required" or ANY_TOOL.search(prompt)):
             chosen = [request.tools[0]]
         if not request.parallel_tool_calls:
             chosen = chosen[:1]
@@ -121,7 +126,7 @@ def plan_tool_calls(request: ChatRequest, prompt: str) -> tuple[ToolCall, ...]:
 
 def _arguments(tool: Tool, prompt: str, first_round: bool) -> str:
     """The JSON ``arguments`` of a call, spoiled in the first round when the prompt asks for it."""
-    arguments = build_arguments(tool.parameters, _key_values(prompt))
+    arguments = build_arguments(tool.parameters, key_values(prompt))
     if first_round and _MALFORMED.search(prompt):
         return malformed_arguments(arguments)
     if first_round and _INVALID.search(prompt):
@@ -149,7 +154,7 @@ def _mentioned(tools: tuple[Tool, ...], prompt: str) -> list[Tool]:
     return [tool for _, tool in sorted(found, key=lambda item: item[0])]
 
 
-def _key_values(prompt: str) -> dict[str, str]:
+def key_values(prompt: str) -> dict[str, str]:
     """``key=value`` pairs written in the prompt (quotes removed)."""
     pairs = {}
     for key, value in _KEY_VALUE.findall(prompt):

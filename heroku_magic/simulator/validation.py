@@ -84,14 +84,14 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
                 f"Invalid request: unrecognized parameter(s) {names}; "
                 "set allow_ignored_params to true to ignore them"
             )
-    temperature = _number(body, "temperature", 0.0, 1.0 if model_id.startswith("claude") else 2.0)
-    top_p = _number(body, "top_p", 0.0, 1.0)
+    temperature = number_field(body, "temperature", 0.0, 1.0 if model_id.startswith("claude") else 2.0)
+    top_p = number_field(body, "top_p", 0.0, 1.0)
     if temperature is not None and top_p is not None:
         raise invalid(TEMPERATURE_AND_TOP_P)
     include_reasoning, budget = _thinking(body, model_id, info.thinking, temperature, top_p)
     tools = _tools(body.get("tools"))
     tool_choice, forced_tool = _tool_choice(body.get("tool_choice"), tools)
-    messages = _messages(body["messages"], bool(tools))
+    messages = check_messages(body["messages"], bool(tools))
     return ChatRequest(
         model=model_id,
         messages=messages,
@@ -99,7 +99,7 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
         include_reasoning=include_reasoning,
         budget_tokens=budget,
         max_tokens=_max_tokens(body),
-        stop=_stop(body.get("stop")),
+        stop=stop_sequences(body.get("stop")),
         json_object=_json_object(body.get("response_format")),
         tools=tools,
         tool_choice=tool_choice,
@@ -118,7 +118,7 @@ def _flag(body: dict[str, Any], name: str, default: bool) -> bool:
     return value
 
 
-def _number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
+def number_field(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
     """A numeric field within [low, high], or None when absent or null."""
     value = body.get(name)
     if value is None:
@@ -130,7 +130,7 @@ def _number(body: dict[str, Any], name: str, low: float, high: float) -> float |
     return float(value)
 
 
-def _positive_int(value: Any, name: str) -> int:
+def positive_int(value: Any, name: str) -> int:
     """``value`` as a positive integer, or a 400 naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise invalid(f"Invalid request: '{name}' must be a positive integer")
@@ -140,7 +140,7 @@ def _positive_int(value: Any, name: str) -> int:
 def _max_tokens(body: dict[str, Any]) -> int | None:
     """The tighter of ``max_tokens`` and ``max_completion_tokens``."""
     limits = [
-        _positive_int(body[name], name)
+        positive_int(body[name], name)
         for name in ("max_tokens", "max_completion_tokens")
         if body.get(name) is not None
     ]
@@ -178,7 +178,7 @@ def _thinking(
     return include, raw_budget
 
 
-def _stop(value: Any) -> tuple[str, ...]:
+def stop_sequences(value: Any) -> tuple[str, ...]:
     """Stop sequences as a tuple (a string or a list of strings)."""
     if value is None:
         return ()
@@ -232,7 +232,7 @@ def _tool_choice(value: Any, tools: tuple[Tool, ...]) -> tuple[str, str | None]:
     return "required", name
 
 
-def _messages(value: Any, has_tools: bool) -> list[dict[str, Any]]:
+def check_messages(value: Any, has_tools: bool) -> list[dict[str, Any]]:
     """The messages, checked the way Heroku (and Bedrock behind it) checks them."""
     if not isinstance(value, list) or not value:
         raise invalid("Invalid request: 'messages' must be a non-empty list")
