@@ -212,3 +212,12 @@ def test_heroku_tools_lists_heroku_tools_and_mcp_servers(
     text = Run(shell, "%heroku_tools").outputs[0].data["text/plain"]
     assert "`code_exec_python`" in text and "`dyno_run_command`" in text
     assert "`mcp-brave`" in text and "disconnected" in text
+
+
+def test_a_request_heroku_refuses_is_one_line_with_status_message_and_request_id(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    run = Run(shell, "%%heroku_agent --tool pg_psql --app my-app --max-tokens 100000\nhi")
+    assert isinstance(run.error, APIError) and run.error.status == 400
+    assert "max_tokens_per_inference_request" in str(run.error) and run.error.request_id
+    assert "".join(run.error._render_traceback_()).count("\n") == 0  # one line, no traceback
