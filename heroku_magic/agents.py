@@ -199,13 +199,18 @@ def _tool_result(item: Any) -> ToolResult | None:
     return None
 
 
-def unwrapped(content: str) -> str:
-    """A tool result as a person reads it: without ``Tool 'x' returned result:``, an MCP result's text."""
+def _result_value(content: str) -> tuple[str, Any]:
+    """A tool result without ``Tool 'x' returned result:``, and its JSON value (None when not JSON)."""
     text = _RESULT_PREFIX.sub("", content, count=1)
     try:
-        value = json.loads(text)
+        return text, json.loads(text)
     except ValueError:
-        return text
+        return text, None
+
+
+def unwrapped(content: str) -> str:
+    """A tool result as a person reads it: without ``Tool 'x' returned result:``, an MCP result's text."""
+    text, value = _result_value(content)
     if isinstance(value, dict) and isinstance(value.get("content"), list):
         parts = [part.get("text", "") for part in value["content"] if isinstance(part, dict)]
         if parts and all(isinstance(part, str) for part in parts):
@@ -215,11 +220,7 @@ def unwrapped(content: str) -> str:
 
 def tool_failed(content: str) -> bool:
     """Whether a tool's result reports a failure (an MCP result's ``isError``)."""
-    text = _RESULT_PREFIX.sub("", content, count=1)
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return False
+    value = _result_value(content)[1]
     return isinstance(value, dict) and value.get("isError") is True
 
 
