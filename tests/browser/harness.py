@@ -16,13 +16,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from playwright.sync_api import Browser, Locator, Page
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # the real binary; /usr/bin/chromium is a wrapper script
 CHROMIUM_ARGS = [
@@ -103,6 +105,22 @@ TOOL_CELLS = (
     "print(ran)",
 )
 TOOL_DEFS_CELL, WEATHER_CELL, CONFIRM_CELL, RAN_CELL = 1, 2, 3, 4
+
+# The agents notebook (its own workspace): 0 loads the extension, 1 runs two Heroku tools in one step
+# (the simulator calls the tools the prompt names, in the prompt's order; ``cmd=ls`` is the dyno's
+# command and the fenced block the code), 2 calls an MCP tool in two rounds (two steps of one card).
+# test_agents.py writes it into the server's root and removes it after (test_attacks.py checks that
+# the root holds only the notebooks above).
+AGENTS_NOTEBOOK = "agents.ipynb"
+AGENTS_WORKSPACE = "agents"
+AGENT_CODE = "print(sum(range(10)))"
+AGENT_CELLS = (
+    "%load_ext heroku_magic",
+    "%%heroku_agent --tool code_exec_python --tool dyno_run_command --app my-app\n"
+    f"Check my app: run code_exec_python on this, then dyno_run_command cmd=ls\n```python\n{AGENT_CODE}\n```",
+    "%%heroku_agent --mcp mcp-brave\nSearch the web with brave_web_search query=heroku, 2 rounds",
+)
+HEROKU_TOOLS_CELL, MCP_CELL = 1, 2
 
 # The attacks notebook (its own workspace too): cells that ask the simulator to echo the attack
 # classes of tests/test_safety.py. Each payload would set ``window.__pwned`` to its own number, fetch
@@ -417,3 +435,189 @@ def running_lab(base: Path, env: Mapping[str, str], leak: str = NO_LEAK_URL) -> 
         yield lab
     finally:
         _stop(process)
+
+
+# --- A notebook open in Chromium: run its cells, and watch a cell's live view from inside the page ---
+# (written for test_agents.py after test_tools.py's own copies; test_tools.py can import these.)
+
+KERNEL_READY_TIMEOUT_MS = 30_000
+CELL_TIMEOUT = 30.0  # seconds for a cell to leave its result
+SAMPLE_EVERY_MS = 30
+CELL = ".jp-Notebook .jp-Cell"
+STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
+PROMPT = ".jp-InputArea-prompt"  # the execution indicator: "[*]:" while the cell runs
+ERRORS = (
+    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
+    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
+)
+
+# The notebook has ``cells`` cells and an idle kernel.
+KERNEL_IDLE = """(cells) => {
+  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+    && panel.sessionContext.session.kernel;
+  return !!kernel && kernel.status === 'idle' && !!panel.content && panel.content.widgets.length === cells;
+}"""
+
+# Select cell ``index`` alone and run it; with ``wait`` the promise resolves when it has finished.
+RUN_CELL = """async ([index, wait]) => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  notebook.activeCellIndex = index;
+  notebook.deselectAll();
+  const done = window.jupyterapp.commands.execute('notebook:run-cell');
+  if (wait) await done;
+}"""
+
+# Runs in the page: every ``every`` ms, what cell ``cellIndex``'s live view shows: its steps (and
+# each step's answer text), and each tool card's step, summary, arguments, result and buttons.
+SAMPLER = """([cellIndex, every, staticSelector, promptSelector]) => {
+  window.__samples = [];
+  const text = (el) => (el ? el.textContent : null);
+  window.__sampler = setInterval(() => {
+    const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
+    const chat = cell.querySelector('.heroku-magic-chat');
+    const done = !!cell.querySelector(staticSelector);
+    if (!chat && !done) return;  // not started yet (at the end the live view leaves the cell)
+    const steps = chat ? [...chat.querySelectorAll('.hm-step')] : [];
+    window.__samples.push({
+      t: Math.round(performance.now()),
+      live: !!chat && chat.getClientRects().length > 0,
+      done,
+      prompt: text(cell.querySelector(promptSelector)),
+      steps: steps.length,
+      answer: chat ? [...chat.querySelectorAll('.hm-answer')].map((a) => a.textContent).join('') : '',
+      answers: steps.map((step) => text(step.querySelector(':scope > .hm-answer')) || ''),
+      cards: chat ? [...chat.querySelectorAll('details.hm-card-tool')].map((card) => {
+        const result = card.querySelector(':scope > pre.hm-result');
+        return {
+          step: steps.indexOf(card.closest('.hm-step')),
+          summary: text(card.querySelector(':scope > summary')),
+          args: text(card.querySelector(':scope > pre.hm-args')),
+          result: result && !result.hidden ? result.textContent : null,
+          error: card.classList.contains('hm-error'),
+          buttons: [...card.querySelectorAll('.hm-approval button')].map((b) => b.textContent),
+          shown: card.getClientRects().length > 0,
+        };
+      }) : [],
+    });
+  }, every);
+}"""
+STOP_SAMPLER = "() => { clearInterval(window.__sampler); return window.__samples; }"
+
+Sample = dict[str, Any]
+
+
+@dataclass
+class NotebookPage:
+    """A notebook open in Chromium; ``failure_shot`` names the screenshot taken when a check fails."""
+
+    page: Page
+    lab: Lab
+    artifacts: Path
+    failure_shot: str = "browser-failure.png"
+
+    def cell(self, index: int) -> Locator:
+        """Cell ``index`` of the notebook."""
+        return self.page.locator(CELL).nth(index)
+
+    def static(self, index: int) -> Locator:
+        """The static result (sanitized HTML) of cell ``index``."""
+        return self.cell(index).locator(STATIC)
+
+    def run(self, index: int, *, wait: bool) -> None:
+        """Run one cell (``wait``: until it has finished; otherwise return at once)."""
+        self.page.evaluate(RUN_CELL, [index, wait])
+
+    def run_sampled(self, index: int, what: str) -> list[Sample]:
+        """Run cell ``index`` while sampling its live view, until its static result is shown."""
+        self.page.evaluate(SAMPLER, [index, SAMPLE_EVERY_MS, STATIC, PROMPT])
+        self.run(index, wait=False)
+        self.wait_for(index, STATIC, what)
+        self.page.wait_for_timeout(4 * SAMPLE_EVERY_MS)  # a few samples of the final state
+        samples: list[Sample] = self.page.evaluate(STOP_SAMPLER)
+        return samples
+
+    def screenshot(self) -> Path:
+        """Screenshot the page to the artifacts folder."""
+        shot = self.artifacts / self.failure_shot
+        self.page.screenshot(path=str(shot))
+        return shot
+
+    def fail(self, what: str) -> None:
+        """Screenshot the page and fail with what the notebook shows and the server's log."""
+        shot = self.screenshot()
+        pytest.fail(
+            f"{what} (screenshot {shot}):\n{self.text()}\n--- JupyterLab log ---\n{self.lab.log_tail()}"
+        )
+
+    def wait_for(self, index: int, selector: str, what: str) -> None:
+        """Poll until cell ``index`` shows ``selector``; fail at once on an error output."""
+        deadline = time.monotonic() + CELL_TIMEOUT
+        cell = self.cell(index)
+        while True:
+            if self.page.locator(ERRORS).count():
+                self.fail("a cell failed")
+            if cell.locator(selector).count():
+                return
+            if time.monotonic() > deadline:
+                self.fail(f"{what} did not appear within {CELL_TIMEOUT:.0f} s")
+            self.page.wait_for_timeout(100)
+
+    def check(self, condition: bool, what: str) -> None:
+        """Fail (with a screenshot) unless ``condition``."""
+        if not condition:
+            self.fail(what)
+
+    def text(self) -> str:
+        """The end of what the notebook shows, for failure messages."""
+        return str(self.page.evaluate("() => document.querySelector('.jp-Notebook').innerText"))[-3000:]
+
+
+@contextlib.contextmanager
+def open_notebook(
+    browser: Browser,
+    lab: Lab,
+    artifacts: Path,
+    name: str,
+    workspace: str,
+    cells: int,
+    *,
+    run_first: tuple[int, ...] = (0,),
+    failure_shot: str = "browser-failure.png",
+) -> Iterator[NotebookPage]:
+    """Notebook ``name`` open in its own workspace (left sidebar collapsed), cells ``run_first`` run."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(lab.notebook_url(name, workspace=workspace))
+        page.wait_for_function(KERNEL_IDLE, arg=cells, timeout=KERNEL_READY_TIMEOUT_MS)
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        nb = NotebookPage(page=page, lab=lab, artifacts=artifacts, failure_shot=failure_shot)
+        for index in run_first:
+            nb.run(index, wait=True)
+        if page.locator(ERRORS).count():
+            nb.fail(f"setting up {name} failed (cells {run_first})")
+        yield nb
+    finally:
+        context.close()
+
+
+def describe_samples(samples: list[Sample], limit: int = 60) -> str:
+    """The samples as compact lines (each change of what the view shows), for assertion messages."""
+    lines, previous = [], None
+    for sample in samples:
+        cards = [(c["step"], c["summary"], c["result"] is not None, c["buttons"]) for c in sample["cards"]]
+        answers = [answer[:50] for answer in sample.get("answers", ())]
+        key = (sample["live"], sample["done"], sample["prompt"], sample["steps"], answers, cards)
+        if key != previous:
+            lines.append(
+                f"{sample['t']}: live={key[0]} done={key[1]} prompt={key[2]} steps={key[3]} {answers} {cards}"
+            )
+            previous = key
+    return "\n".join(lines[:limit])
+
+
+def first_sample(samples: list[Sample], test: Callable[[Sample], Any], start: int = 0) -> int | None:
+    """The index of the first sample from ``start`` on for which ``test(sample)`` holds."""
+    return next((n for n in range(start, len(samples)) if test(samples[n])), None)
