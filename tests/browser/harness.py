@@ -438,7 +438,6 @@ def running_lab(base: Path, env: Mapping[str, str], leak: str = NO_LEAK_URL) -> 
 
 
 # --- A notebook open in Chromium: run its cells, and watch a cell's live view from inside the page ---
-# (written for test_agents.py after test_tools.py's own copies; test_tools.py can import these.)
 
 KERNEL_READY_TIMEOUT_MS = 30_000
 CELL_TIMEOUT = 30.0  # seconds for a cell to leave its result
@@ -528,10 +527,16 @@ class NotebookPage:
         """Run one cell (``wait``: until it has finished; otherwise return at once)."""
         self.page.evaluate(RUN_CELL, [index, wait])
 
-    def run_sampled(self, index: int, what: str) -> list[Sample]:
-        """Run cell ``index`` while sampling its live view, until its static result is shown."""
+    def run_sampled(self, index: int, what: str, during: Callable[[], None] | None = None) -> list[Sample]:
+        """Run cell ``index`` while sampling its live view, until its static result is shown.
+
+        ``during`` (if given) is called once the cell has started, before waiting for its result:
+        to act on the page (click a button...) while the cell runs.
+        """
         self.page.evaluate(SAMPLER, [index, SAMPLE_EVERY_MS, STATIC, PROMPT])
         self.run(index, wait=False)
+        if during is not None:
+            during()
         self.wait_for(index, STATIC, what)
         self.page.wait_for_timeout(4 * SAMPLE_EVERY_MS)  # a few samples of the final state
         samples: list[Sample] = self.page.evaluate(STOP_SAMPLER)

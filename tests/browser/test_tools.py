@@ -4,10 +4,10 @@ The tools notebook (``harness.TOOL_CELLS``, its own workspace) defines two tools
 call in a list. The simulator calls a tool when the prompt names it (``get_weather city=Paris``),
 answers that step with no text, and its final answer quotes each tool's result.
 
-Each chat cell is watched from inside the page: a ``setInterval`` sampler records, every 30 ms, what
-the cell's live view shows (its steps, and each tool card's summary, arguments, result and buttons),
-so the tests can check what a user saw while the turn ran, in order, then the static output that
-replaced it. The ``--confirm`` test clicks Approve on the first card and Deny on the second, like
+Each chat cell is watched from inside the page with the shared sampler (``harness.SAMPLER``), which
+records, every 30 ms, what the cell's live view shows (its steps, and each tool card's summary,
+arguments, result and buttons), so the tests can check what a user saw while the turn ran, in
+order, then the static output that replaced it. The ``--confirm`` test clicks Approve on the first card and Deny on the second, like
 a user would, while the cell is still running. A hostile tool result is checked by the attacks
 session (``test_attacks.py``).
 
@@ -17,19 +17,19 @@ Run: ``pytest tests/browser -m browser -q -p no:cacheprovider`` (needs Debian's 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, expect
 
 from heroku_magic.simulator import Simulator
 
 from .harness import (
     CONFIRM_CELL,
+    PROMPT,
     RAN_CELL,
     TOOL_CELLS,
     TOOL_DEFS_CELL,
@@ -37,164 +37,38 @@ from .harness import (
     TOOLS_WORKSPACE,
     WEATHER_CELL,
     Lab,
+    NotebookPage,
+    Sample,
+    describe_samples,
+    first_sample,
+    open_notebook,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-KERNEL_READY_TIMEOUT_MS = 30_000
-CELL_TIMEOUT = 30.0  # seconds for a cell to leave its result (each takes ~2 s)
-SAMPLE_EVERY_MS = 30
 SHOT_CONFIRM = "browser-tools-confirm.png"
 SHOT_END = "browser-tools.png"
 FAILURE_SHOT = "browser-tools-failure.png"
 DENIED = "The user did not allow this tool call."
 
-CELL = ".jp-Notebook .jp-Cell"
-STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
-PROMPT = ".jp-InputArea-prompt"  # the execution indicator: "[*]:" while the cell runs
-ERRORS = (
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
-)
 # The summary quotes the tool's result as the model got it (compact JSON), then how long it took.
 WEATHER_SUMMARY = re.compile(r'^🔧 get_weather → \{"city":"(Paris|Lyon)","temp":21\} · \d+\.\d\d s$')
 
-KERNEL_IDLE = """(cells) => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle' && !!panel.content && panel.content.widgets.length === cells;
-}"""
-
-# Select cell ``index`` alone and run it; with ``wait`` the promise resolves when it has finished.
-RUN_CELL = """async ([index, wait]) => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  notebook.activeCellIndex = index;
-  notebook.deselectAll();
-  const done = window.jupyterapp.commands.execute('notebook:run-cell');
-  if (wait) await done;
-}"""
-
-# Runs in the page: every ``every`` ms, what cell ``cellIndex``'s live view shows.
-SAMPLER = """([cellIndex, every, staticSelector, promptSelector]) => {
-  window.__tools = [];
-  const text = (el) => (el ? el.textContent : null);
-  window.__toolSampler = setInterval(() => {
-    const cell = window.jupyterapp.shell.currentWidget.content.widgets[cellIndex].node;
-    const chat = cell.querySelector('.heroku-magic-chat');
-    const done = !!cell.querySelector(staticSelector);
-    if (!chat && !done) return;  // not started yet (at the end the live view leaves the cell)
-    window.__tools.push({
-      t: Math.round(performance.now()),
-      live: !!chat && chat.getClientRects().length > 0,
-      done,
-      prompt: text(cell.querySelector(promptSelector)),
-      steps: chat ? chat.querySelectorAll('.hm-step').length : 0,
-      answer: chat ? [...chat.querySelectorAll('.hm-answer')].map((a) => a.textContent).join('') : '',
-      cards: chat ? [...chat.querySelectorAll('details.hm-card-tool')].map((card) => {
-        const result = card.querySelector(':scope > pre.hm-result');
-        return {
-          step: [...chat.querySelectorAll('.hm-step')].indexOf(card.closest('.hm-step')),
-          summary: text(card.querySelector(':scope > summary')),
-          args: text(card.querySelector(':scope > pre.hm-args')),
-          result: result && !result.hidden ? result.textContent : null,
-          error: card.classList.contains('hm-error'),
-          buttons: [...card.querySelectorAll('.hm-approval button')].map((b) => b.textContent),
-          shown: card.getClientRects().length > 0,
-        };
-      }) : [],
-    });
-  }, every);
-}"""
-STOP_SAMPLER = "() => { clearInterval(window.__toolSampler); return window.__tools; }"
-
-
-@dataclass
-class Notebook:
-    """The tools notebook open in Chromium, with the extension loaded and the tools defined."""
-
-    page: Page
-    lab: Lab
-    artifacts: Path
-
-    def cell(self, index: int) -> Locator:
-        """Cell ``index`` of the notebook."""
-        return self.page.locator(CELL).nth(index)
-
-    def static(self, index: int) -> Locator:
-        """The static result (sanitized HTML) of cell ``index``."""
-        return self.cell(index).locator(STATIC)
-
-    def run(self, index: int, *, wait: bool) -> None:
-        """Run one cell (``wait``: until it has finished; otherwise return at once)."""
-        self.page.evaluate(RUN_CELL, [index, wait])
-
-    def fail(self, what: str) -> None:
-        """Screenshot the page and fail with what the notebook shows and the server's log."""
-        shot = self.artifacts / FAILURE_SHOT
-        self.page.screenshot(path=str(shot))
-        pytest.fail(
-            f"{what} (screenshot {shot}):\n{self.text()}\n--- JupyterLab log ---\n{self.lab.log_tail()}"
-        )
-
-    def wait_for(self, index: int, selector: str, what: str) -> None:
-        """Poll until cell ``index`` shows ``selector``; fail at once on an error output."""
-        deadline = time.monotonic() + CELL_TIMEOUT
-        cell = self.cell(index)
-        while True:
-            if self.page.locator(ERRORS).count():
-                self.fail("a cell failed")
-            if cell.locator(selector).count():
-                return
-            if time.monotonic() > deadline:
-                self.fail(f"{what} did not appear within {CELL_TIMEOUT:.0f} s")
-            self.page.wait_for_timeout(100)
-
-    def check(self, condition: bool, what: str) -> None:
-        """Fail (with a screenshot) unless ``condition``."""
-        if not condition:
-            self.fail(what)
-
-    def text(self) -> str:
-        """The end of what the notebook shows, for failure messages."""
-        return str(self.page.evaluate("() => document.querySelector('.jp-Notebook').innerText"))[-3000:]
-
 
 @pytest.fixture(scope="module")
-def notebook(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[Notebook]:
-    """Open the tools notebook (left sidebar collapsed), load the extension and define the tools."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1400})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(lab.notebook_url(TOOLS_NOTEBOOK, workspace=TOOLS_WORKSPACE))
-        page.wait_for_function(KERNEL_IDLE, arg=len(TOOL_CELLS), timeout=KERNEL_READY_TIMEOUT_MS)
-        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-        nb = Notebook(page=page, lab=lab, artifacts=artifacts)
-        nb.run(0, wait=True)
-        nb.run(TOOL_DEFS_CELL, wait=True)
-        if page.locator(ERRORS).count():
-            nb.fail("loading the extension or defining the tools failed")
+def notebook(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[NotebookPage]:
+    """The tools notebook open in Chromium, with the extension loaded and the tools defined."""
+    with open_notebook(
+        browser,
+        lab,
+        artifacts,
+        TOOLS_NOTEBOOK,
+        TOOLS_WORKSPACE,
+        len(TOOL_CELLS),
+        run_first=(0, TOOL_DEFS_CELL),
+        failure_shot=FAILURE_SHOT,
+    ) as nb:
         yield nb
-    finally:
-        context.close()
-
-
-def _describe(samples: list[dict[str, Any]]) -> str:
-    """The samples as compact lines (each change of what the view shows), for assertion messages."""
-    lines, previous = [], None
-    for sample in samples:
-        cards = [(c["summary"], c["result"] is not None, c["buttons"]) for c in sample["cards"]]
-        key = (sample["live"], sample["done"], sample["prompt"], sample["steps"], cards)
-        if key != previous:
-            lines.append(f"{sample['t']}: live={key[0]} done={key[1]} prompt={key[2]} steps={key[3]} {cards}")
-            previous = key
-    return "\n".join(lines[:60])
-
-
-def _first(samples: list[dict[str, Any]], test: Any) -> int | None:
-    """The index of the first sample for which ``test(sample)`` holds."""
-    return next((n for n, sample in enumerate(samples) if test(sample)), None)
 
 
 def _chat_requests(sim: Simulator) -> list[dict[str, Any]]:
@@ -205,30 +79,25 @@ def _chat_requests(sim: Simulator) -> list[dict[str, Any]]:
 class Turn:
     """A finished tool turn: what the sampler saw while it ran, and the requests the model got."""
 
-    samples: list[dict[str, Any]]
+    samples: list[Sample]
     requests: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def weather(notebook: Notebook, browser_simulator: Simulator) -> Turn:
+def weather(notebook: NotebookPage, browser_simulator: Simulator) -> Turn:
     """Run the get_weather cell while sampling its live view."""
-    nb = notebook
     before = len(_chat_requests(browser_simulator))
-    nb.page.evaluate(SAMPLER, [WEATHER_CELL, SAMPLE_EVERY_MS, STATIC, PROMPT])
-    nb.run(WEATHER_CELL, wait=False)
-    nb.wait_for(WEATHER_CELL, STATIC, "the get_weather cell's result")
-    nb.page.wait_for_timeout(4 * SAMPLE_EVERY_MS)  # a few samples of the final state
-    samples: list[dict[str, Any]] = nb.page.evaluate(STOP_SAMPLER)
+    samples = notebook.run_sampled(WEATHER_CELL, "the get_weather cell's result")
     return Turn(samples=samples, requests=_chat_requests(browser_simulator)[before:])
 
 
 def test_a_tool_card_shows_the_call_then_its_result_while_the_turn_runs(
-    notebook: Notebook, weather: Turn
+    notebook: NotebookPage, weather: Turn
 ) -> None:
     samples, nb = weather.samples, notebook
-    story = _describe(samples)
+    story = describe_samples(samples)
     # The card appeared in the live view, named, before its result was there ...
-    named = _first(
+    named = first_sample(
         samples,
         lambda s: (
             s["live"]
@@ -240,12 +109,12 @@ def test_a_tool_card_shows_the_call_then_its_result_while_the_turn_runs(
     )
     nb.check(named is not None, f"no live card named get_weather before its result:\n{story}")
     # ... it said the tool was running while the tool slept ...
-    running = _first(
+    running = first_sample(
         samples, lambda s: s["live"] and s["cards"] and s["cards"][0]["summary"] == "🔧 get_weather running…"
     )
     nb.check(running is not None, f"the live card never said get_weather was running:\n{story}")
     # ... then showed the tool's result (the JSON pretty-printed) and how long it took.
-    result = _first(samples, lambda s: s["live"] and s["cards"] and s["cards"][0]["result"] is not None)
+    result = first_sample(samples, lambda s: s["live"] and s["cards"] and s["cards"][0]["result"] is not None)
     nb.check(result is not None, f"the live card never showed get_weather's result:\n{story}")
     assert named is not None and running is not None and result is not None
     assert named <= running < result, story
@@ -255,7 +124,7 @@ def test_a_tool_card_shows_the_call_then_its_result_while_the_turn_runs(
     assert card["args"] == '{"city": "Paris"}' and not card["error"] and not card["buttons"], card
     assert card["step"] == 0, card
     # The model was called again (a second step) and its answer streamed live below the card.
-    answered = _first(
+    answered = first_sample(
         samples, lambda s: s["live"] and s["steps"] == 2 and "get_weather returned" in s["answer"]
     )
     nb.check(answered is not None, f"the second step's answer was never seen live:\n{story}")
@@ -266,7 +135,7 @@ def test_a_tool_card_shows_the_call_then_its_result_while_the_turn_runs(
 
 
 def test_the_static_output_keeps_the_card_and_the_answer_quotes_the_result(
-    notebook: Notebook, weather: Turn
+    notebook: NotebookPage, weather: Turn
 ) -> None:
     static = notebook.static(WEATHER_CELL)
     cards = static.locator("details.hm-tool")
@@ -291,7 +160,7 @@ def test_the_static_output_keeps_the_card_and_the_answer_quotes_the_result(
 
 
 @pytest.fixture(scope="module")
-def confirmed(notebook: Notebook, browser_simulator: Simulator) -> Turn:
+def confirmed(notebook: NotebookPage, browser_simulator: Simulator) -> Turn:
     """Run the --confirm cell: Approve the first call, Deny the second, while the cell waits.
 
     Each step is checked as it happens (the cell waits for the clicks, so nothing here races it);
@@ -299,41 +168,40 @@ def confirmed(notebook: Notebook, browser_simulator: Simulator) -> Turn:
     """
     nb, page = notebook, notebook.page
     cell = nb.cell(CONFIRM_CELL)
+
+    def approve_then_deny() -> None:
+        nb.wait_for(CONFIRM_CELL, "button.hm-approve", "the first call's Approve button")
+        cards = cell.locator("details.hm-card-tool")
+        expect(cards).to_have_count(2)
+        first, second = cards.nth(0), cards.nth(1)
+        # Calls are confirmed in order: only the first card asks, and the cell is still running.
+        expect(cell.locator(PROMPT)).to_have_text("[*]:")
+        expect(first.locator("summary")).to_have_text("🔧 get_weather waiting for your approval")
+        expect(first.locator(".hm-approval button")).to_have_text(["Approve", "Deny"])
+        expect(second.locator("summary")).to_contain_text("🔧 get_time")
+        expect(second.locator(".hm-approval button")).to_have_count(0)
+        expect(first.locator("pre.hm-args")).to_have_text('{"city": "Lyon"}')
+        expect(second.locator("pre.hm-args")).to_have_text('{"zone": "UTC"}')
+        first.locator(".hm-approval").scroll_into_view_if_needed()
+        page.screenshot(path=str(nb.artifacts / SHOT_CONFIRM))
+        first.locator("button.hm-approve").click()
+        # The kernel got the click while the cell waited: the second call asks now.
+        expect(second.locator("button.hm-deny")).to_be_visible()
+        expect(first.locator(".hm-approval button")).to_have_count(0)
+        expect(cell.locator(PROMPT)).to_have_text("[*]:")
+        second.locator("button.hm-deny").click()
+
     before = len(_chat_requests(browser_simulator))
-    page.evaluate(SAMPLER, [CONFIRM_CELL, SAMPLE_EVERY_MS, STATIC, PROMPT])
-    nb.run(CONFIRM_CELL, wait=False)
-    nb.wait_for(CONFIRM_CELL, "button.hm-approve", "the first call's Approve button")
-    cards = cell.locator("details.hm-card-tool")
-    expect(cards).to_have_count(2)
-    first, second = cards.nth(0), cards.nth(1)
-    # Calls are confirmed in order: only the first card asks, and the cell is still running.
-    expect(cell.locator(PROMPT)).to_have_text("[*]:")
-    expect(first.locator("summary")).to_have_text("🔧 get_weather waiting for your approval")
-    expect(first.locator(".hm-approval button")).to_have_text(["Approve", "Deny"])
-    expect(second.locator("summary")).to_contain_text("🔧 get_time")
-    expect(second.locator(".hm-approval button")).to_have_count(0)
-    expect(first.locator("pre.hm-args")).to_have_text('{"city": "Lyon"}')
-    expect(second.locator("pre.hm-args")).to_have_text('{"zone": "UTC"}')
-    first.locator(".hm-approval").scroll_into_view_if_needed()
-    page.screenshot(path=str(nb.artifacts / SHOT_CONFIRM))
-    first.locator("button.hm-approve").click()
-    # The kernel got the click while the cell waited: the second call asks now.
-    expect(second.locator("button.hm-deny")).to_be_visible()
-    expect(first.locator(".hm-approval button")).to_have_count(0)
-    expect(cell.locator(PROMPT)).to_have_text("[*]:")
-    second.locator("button.hm-deny").click()
-    nb.wait_for(CONFIRM_CELL, STATIC, "the --confirm cell's result")
-    page.wait_for_timeout(4 * SAMPLE_EVERY_MS)
-    samples: list[dict[str, Any]] = page.evaluate(STOP_SAMPLER)
+    samples = nb.run_sampled(CONFIRM_CELL, "the --confirm cell's result", during=approve_then_deny)
     page.screenshot(path=str(nb.artifacts / SHOT_END))
     return Turn(samples=samples, requests=_chat_requests(browser_simulator)[before:])
 
 
-def test_confirm_approve_runs_the_call_and_deny_does_not(notebook: Notebook, confirmed: Turn) -> None:
+def test_confirm_approve_runs_the_call_and_deny_does_not(notebook: NotebookPage, confirmed: Turn) -> None:
     samples, nb = confirmed.samples, notebook
-    story = _describe(samples)
+    story = describe_samples(samples)
     # Live: after the clicks, the approved card showed its result and the denied one the denial.
-    both = _first(
+    both = first_sample(
         samples,
         lambda s: (
             s["live"]
@@ -378,6 +246,6 @@ def test_confirm_approve_runs_the_call_and_deny_does_not(notebook: Notebook, con
     expect(output).not_to_contain_text("get_time")
 
 
-def test_tools_screenshots_saved(notebook: Notebook, confirmed: Turn) -> None:
+def test_tools_screenshots_saved(notebook: NotebookPage, confirmed: Turn) -> None:
     for name in (SHOT_CONFIRM, SHOT_END):
         assert (notebook.artifacts / name).stat().st_size > 10_000, name
