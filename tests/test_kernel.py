@@ -65,7 +65,7 @@ def test_answer_and_reasoning_reach_the_live_view_and_the_static_result_stays(
     assert "claude-4-5-sonnet" in static["data"]["text/html"]
     meta = static["metadata"]["heroku_magic"]
     assert (
-        meta["usage"]["reasoning_tokens"] and meta["request_id"] and meta["time_to_first_token"] is not None
+        meta["usage"]["completion_tokens"] and meta["request_id"] and meta["time_to_first_token"] is not None
     )
 
 
@@ -86,3 +86,12 @@ def test_api_error_fails_the_cell_in_a_kernel(simulator_env: Simulator) -> None:
 def test_nbformat_is_valid(simulator_env: Simulator) -> None:
     notebook, _ = execute("%load_ext heroku_magic", "%%heroku_chat\nhello")
     nbformat.validate(notebook)
+
+
+def test_without_widgets_in_a_kernel_the_answer_is_shown_once(simulator_env: Simulator) -> None:
+    # The text streams while the answer arrives, then gives way to the static result the notebook keeps.
+    notebook, _ = execute("%load_ext heroku_magic", "%%heroku_chat --no-widgets\necho: only once, please")
+    outputs = notebook.cells[1].outputs
+    shown = [o for o in outputs if o["output_type"] in ("stream", "display_data")]
+    assert [o["output_type"] for o in shown] == ["display_data"]
+    assert "only once, please" in shown[0]["data"]["text/plain"]

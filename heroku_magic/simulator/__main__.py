@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds an agent's simulated tool 'runs' before its result (default: %(default)s)",
     )
     parser.add_argument(
+        "--stream-usage-always",
+        action="store_true",
+        help="send usage on every stream's final chunk, not only with stream_options.include_usage",
+    )
+    parser.add_argument(
         "--env-file",
         type=Path,
         metavar="PATH",
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         model=args.model,
+        stream_usage_always=args.stream_usage_always,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import find_model
-from .errors import ApiError, invalid
-from .validation import TEMPERATURE_AND_TOP_P, check_messages, number_field, positive_int, stop_sequences
+from .catalogue import ModelInfo
+from .errors import invalid
+from .messages import check_messages
+from .validation import chat_model, positive_int, sampling, stop_sequences
 
 # The fields Heroku documents for the agents endpoint; anything else is refused.
 AGENT_FIELDS = frozenset(
@@ -25,10 +26,6 @@ RUNTIME_FIELDS = frozenset({"target_app_name", "dyno_size", "ttl_seconds", "max_
 MAX_TTL_SECONDS = 120
 DEFAULT_DYNO_SIZE = "standard-1x"
 DEFAULT_MAX_CALLS = 3
-# Per underlying inference request: Heroku documents 4096 for Haiku and 8192 for Sonnet models.
-HAIKU_TOKEN_LIMIT = 4096
-NOVA_TOKEN_LIMIT = 5000  # Amazon Nova's documented output limit
-DEFAULT_TOKEN_LIMIT = 8192
 
 
 @dataclass(frozen=True)
@@ -56,47 +53,34 @@ class AgentRequest:
     max_tokens: int | None = None  # max_tokens_per_inference_request
 
 
-def token_limit(model_id: str) -> int:
-    """The highest ``max_tokens_per_inference_request`` a model takes."""
-    if "haiku" in model_id:
-        return HAIKU_TOKEN_LIMIT
-    return NOVA_TOKEN_LIMIT if model_id.startswith("nova") else DEFAULT_TOKEN_LIMIT
-
-
 def parse_agent_request(body: dict[str, Any]) -> AgentRequest:
     """Check ``body`` and return the parsed request, or raise `ApiError` (400, or 403 for the model)."""
     for name in ("model", "messages"):
         if body.get(name) is None:
             raise invalid(f"Invalid request: '{name}' field is required")
-    model_id = body["model"]
-    info = find_model(model_id) if isinstance(model_id, str) else None
-    if info is None or not info.is_chat:
-        raise ApiError(403, "you do not have access to that model")
+    info = chat_model(body["model"])
     unknown = sorted(set(body) - AGENT_FIELDS)
     if unknown:
         names = ", ".join(f"'{name}'" for name in unknown)
         raise invalid(f"Invalid request: unrecognized parameter(s) {names} for /v1/agents/heroku")
-    temperature = number_field(body, "temperature", 0.0, 1.0)
-    top_p = number_field(body, "top_p", 0.0, 1.0)
-    if temperature is not None and top_p is not None:
-        raise invalid(TEMPERATURE_AND_TOP_P)
+    sampling(body, info)  # temperature and top_p: ranges, and the pair on the models that refuse it
     tools = _tools(body.get("tools"))
-    messages = check_messages(body["messages"], bool(tools))
+    messages, _ = check_messages(body["messages"], bool(tools), info)
     return AgentRequest(
-        model=model_id,
+        model=info.model_id,
         messages=messages,
         tools=tools,
         stop=stop_sequences(body.get("stop")),
-        max_tokens=_max_tokens(body.get("max_tokens_per_inference_request"), model_id),
+        max_tokens=_max_tokens(body.get("max_tokens_per_inference_request"), info),
     )
 
 
-def _max_tokens(value: Any, model_id: str) -> int | None:
-    """``max_tokens_per_inference_request``: a positive integer within the model's limit."""
+def _max_tokens(value: Any, info: ModelInfo) -> int | None:
+    """``max_tokens_per_inference_request``: a positive integer within the model's limit (model table)."""
     if value is None:
         return None
     tokens = positive_int(value, "max_tokens_per_inference_request")
-    highest = token_limit(model_id)
+    highest, model_id = info.max_tokens, info.model_id
     if tokens > highest:
         raise invalid(
             f"Invalid request: 'max_tokens_per_inference_request' must be at most {highest} "

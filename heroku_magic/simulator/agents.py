@@ -70,9 +70,11 @@ Request validation (before the stream, Heroku's error body; every 400 is ``inval
   messages, tools, temperature, top_p, stop and max_tokens_per_inference_request are taken;
   extended_thinking, reasoning_effort, top_k, tool_choice, response_format, stream,
   allow_ignored_params… are refused (nothing says the endpoint tolerates them).
-- temperature and top_p: numbers in 0..1, not both (the chat endpoint's messages).
+- temperature and top_p: the chat endpoint's ranges and messages; both together refused only on the
+  models whose row of the model table (`heroku_magic.simulator.catalogue`) says so.
 - 400 ``Invalid request: 'max_tokens_per_inference_request' must be at most 4096 for model '…'``:
-  4096 for Haiku models, 5000 for Nova, 8192 for the rest; it must be a positive integer.
+  the model table's ``max_tokens`` (4096 for Haiku models, 5000 for Nova, 8192 for the rest); it
+  must be a positive integer.
 - messages: the chat endpoint's checks (roles, non-empty content, tool_call ids, Anthropic's
   pairing rules in `heroku_magic.simulator.pairing`, a 500 for unparseable replayed arguments);
   replayed agent steps are accepted when paired, and need ``tools`` in the request.

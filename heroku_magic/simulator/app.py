@@ -152,7 +152,9 @@ class _Api:
         completion = Completion(chat.model)
         if chat.stream:
             whole = fault is not None and fault.kind == "whole_tool_calls"
-            return stream_response(stream_chunks(reply, completion, whole), self.state, fault)
+            include_usage = chat.include_usage or self.state.config.stream_usage_always
+            chunks = stream_chunks(reply, completion, whole, include_usage)
+            return stream_response(chunks, self.state, fault)
         chunk_count = 1 + len(reply.reasoning_chunks) + len(reply.content_chunks)
         return await body_response(completion_body(reply, completion), self.state, chunk_count, fault)
 

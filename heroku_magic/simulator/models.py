@@ -23,7 +23,12 @@ a trailing ``tool`` message
     more rounds, else answers with a line quoting each tool result of the turn
     (``get_weather returned: {"temp": 21}``) and a closing sentence (finish_reason ``stop``).
 ``response_format: {"type": "json_object"}``
-    The answer is a JSON object text.
+    The answer is a JSON object inside a ```` ```json ```` fence, preceded by one sentence. Heroku
+    marks ``response_format`` "Yes, but ignored" (Dev Center) / "Partial" (SDK guide), so JSON mode
+    is not guaranteed: clients must find the JSON themselves. Same request, same text.
+image parts
+    The default and JSON answers list each image of the conversation, in order, as
+    ``Image 1: PNG, 2x3 pixels, 67 bytes.`` (read from the image's header bytes).
 anything else
     A Markdown answer: a heading quoting the prompt's first 60 characters, a paragraph, a 3-item
     bullet list, a fenced ``python`` block and a closing sentence, its phrases picked by a hash of
@@ -34,8 +39,8 @@ answer), a forced tool call, ``echo:``, ``words:N``, ``markdown:N``, a tool ment
 ``json_object``, the default.
 
 Options: extended thinking (or ``reasoning_effort``) produces a few sentences of reasoning that
-mention the prompt; it is returned only with ``include_reasoning`` and always counted as
-``reasoning_tokens``. ``stop`` cuts the answer before the first stop sequence; ``max_tokens`` (or
+mention the prompt; it is returned only with ``include_reasoning`` and always counted in
+``completion_tokens``. ``stop`` cuts the answer before the first stop sequence; ``max_tokens`` (or
 ``max_completion_tokens``) keeps that many words and sets finish_reason ``length``.
 Tokens are words: prompt tokens count the words of all messages, completion tokens the words of
 the answer, tool calls and reasoning.
@@ -282,6 +287,11 @@ def _bullets(seed: bytes) -> list[str]:
     return [_BULLETS[(start + i * step) % len(_BULLETS)] for i in range(3)]
 
 
+def image_lines(request: ChatRequest) -> list[str]:
+    """One line per image that arrived, in order."""
+    return [f"Image {n}: {image.describe()}." for n, image in enumerate(request.images, 1)]
+
+
 def _markdown_answer(request: ChatRequest, prompt: str, seed: bytes) -> str:
     """The default Markdown answer, exercising headings, lists, code and emphasis."""
     lines = [f'### {_pick(_TITLES, seed, 0)} "{snippet(prompt)}"', ""]
@@ -293,6 +303,8 @@ def _markdown_answer(request: ChatRequest, prompt: str, seed: bytes) -> str:
     if system:
         paragraph += f' I am following your instructions: "{snippet(system)}".'
     lines += [paragraph, ""]
+    if request.images:
+        lines += [*image_lines(request), ""]
     lines += [f"- {bullet}" for bullet in _bullets(seed)]
     words = 3 + seed[4] % 5
     lines += [
@@ -312,15 +324,18 @@ def _markdown_answer(request: ChatRequest, prompt: str, seed: bytes) -> str:
 
 
 def _json_answer(request: ChatRequest, prompt: str, seed: bytes) -> str:
-    """The answer as a JSON object text, for ``response_format: json_object``."""
-    answer = {
+    """A JSON object in a ```json fence after a sentence, for ``response_format: json_object``."""
+    answer: dict[str, Any] = {
         "model": request.model,
         "prompt": snippet(prompt),
         "answer": _pick(_CLOSERS, seed, 5),
         "points": _bullets(seed),
         "turn": _turn(request.messages),
     }
-    return json.dumps(answer, indent=2, ensure_ascii=False)
+    if request.images:
+        answer["images"] = image_lines(request)
+    body = json.dumps(answer, indent=2, ensure_ascii=False)
+    return f"Here is the JSON you asked for:\n\n```json\n{body}\n```"
 
 
 def _reasoning(prompt: str, seed: bytes) -> str:

@@ -34,15 +34,17 @@ class Completion:
 
 
 def usage(reply: Reply) -> dict[str, Any]:
-    """The usage object, with reasoning tokens when the model thought."""
-    body: dict[str, Any] = {
+    """The usage object: prompt, completion and total tokens only.
+
+    The Dev Center compatibility page lists exactly these three usage fields and says "Other usage
+    field types are unsupported", so there is no ``completion_tokens_details``; reasoning tokens are
+    counted in ``completion_tokens``.
+    """
+    return {
         "prompt_tokens": reply.prompt_tokens,
         "completion_tokens": reply.completion_tokens,
         "total_tokens": reply.prompt_tokens + reply.completion_tokens,
     }
-    if reply.reasoning_tokens:
-        body["completion_tokens_details"] = {"reasoning_tokens": reply.reasoning_tokens}
-    return body
 
 
 def completion_body(reply: Reply, completion: Completion) -> dict[str, Any]:
@@ -60,9 +62,14 @@ def completion_body(reply: Reply, completion: Completion) -> dict[str, Any]:
 
 
 def stream_chunks(
-    reply: Reply, completion: Completion, whole_tool_calls: bool = False
+    reply: Reply, completion: Completion, whole_tool_calls: bool = False, include_usage: bool = False
 ) -> Iterator[dict[str, Any]]:
-    """The ``chat.completion.chunk`` objects of a stream, lazily (a words:20000 answer stays cheap)."""
+    """The ``chat.completion.chunk`` objects of a stream, lazily (a words:20000 answer stays cheap).
+
+    The final chunk carries ``usage`` only when ``include_usage`` is true: whether Heroku sends
+    usage without ``stream_options.include_usage`` is unconfirmed, so by default the simulator takes
+    the stricter case, OpenAI's (see ``SimulatorConfig.stream_usage_always`` for the other).
+    """
     yield _chunk(completion, {"role": "assistant", "content": ""})
     for piece in reply.reasoning_chunks:
         yield _chunk(completion, {"reasoning": {"thinking": piece}})
@@ -81,7 +88,8 @@ def stream_chunks(
         for fragment in _fragments(call.arguments):
             yield _chunk(completion, {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
     final = _chunk(completion, {}, reply.finish_reason)
-    final["usage"] = usage(reply)
+    if include_usage:
+        final["usage"] = usage(reply)
     yield final
 
 

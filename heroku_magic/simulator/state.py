@@ -27,6 +27,10 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0  # 0 picks a free port
     model: str = DEFAULT_MODEL  # what env() offers as INFERENCE_MODEL_ID
+    # Whether Heroku streams usage without stream_options.include_usage is unconfirmed. False (the
+    # default) is the stricter case, OpenAI's: the final chunk carries usage only when the request
+    # asks for it. True sends usage on the final chunk of every stream.
+    stream_usage_always: bool = False
 
 
 @dataclass(frozen=True)
