@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .events import Event, ReasoningDelta, ResponseInfo, TextDelta, ToolCall, ToolCallDelta, Usage
+from .events import Event, Logprobs, ReasoningDelta, ResponseInfo, TextDelta, ToolCall, ToolCallDelta, Usage
 
 
 def field_of(obj: Any, name: str) -> Any:
@@ -51,6 +51,16 @@ def reasoning_text(holder: Any) -> str:
             if isinstance(text, str):
                 return text
     return ""
+
+
+def logprobs_of(logprobs: Any) -> tuple[tuple[str, float], ...]:
+    """(token, log probability) pairs of a choice's ``logprobs.content`` (malformed entries left out)."""
+    pairs = []
+    for entry in field_of(logprobs, "content") or ():
+        token, value = field_of(entry, "token"), field_of(entry, "logprob")
+        if isinstance(token, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            pairs.append((token, float(value)))
+    return tuple(pairs)
 
 
 def usage_event(usage: Any) -> Usage | None:
@@ -158,6 +168,11 @@ def stream_events(chunks: Iterable[Any], request_id: str | None = None) -> Itera
             if (field_of(choice, "index") or 0) != 0:
                 continue  # n > 1 is ignored by Heroku; only the first choice is the answer
             yield from _delta_events(field_of(choice, "delta") or field_of(choice, "message"), calls)
+            logprobs = field_of(choice, "logprobs")
+            if logprobs:
+                tokens = logprobs_of(logprobs)
+                if tokens:
+                    yield Logprobs(tokens)
             finish = field_of(choice, "finish_reason")
             if finish:
                 yield from calls.complete()

@@ -60,6 +60,37 @@ REQUEST = {
         action="store_true",
         help="Let Heroku ignore parameters it does not support instead of failing.",
     ),
+    "developer": argument(
+        "--developer", metavar="TEXT", help="A developer-role message, sent after the system prompt."
+    ),
+    "user": argument("--user", metavar="ID", help="An end-user id sent with the request (user)."),
+    "metadata": argument(
+        "--metadata",
+        metavar="KEY=VALUE",
+        action="append",
+        help="Request metadata (repeatable; Heroku ignores it).",
+    ),
+    "logprobs": argument(
+        "--logprobs",
+        metavar="N",
+        nargs="?",
+        type=int,
+        const=0,
+        help="Ask for token log probabilities (and the N most likely alternatives, 0-20); shown under the answer.",
+    ),
+    "max_completion_tokens": argument(
+        "--max-completion-tokens", type=int, help="OpenAI's newer name for --max-tokens (set one)."
+    ),
+    "hide_reasoning": argument(
+        "--hide-reasoning",
+        action="store_true",
+        help="With --thinking: the model thinks, but the trace is neither sent back nor shown (include_reasoning false).",
+    ),
+    "extra": argument(
+        "--extra",
+        metavar="JSON",
+        help="Fields sent as given, for what Heroku adds later: --extra '{\"field\": 1}'.",
+    ),
     "addon": argument(
         "--addon", metavar="NAME", help="Config-var prefix of another attachment, e.g. INFERENCE_CYAN."
     ),
@@ -106,6 +137,22 @@ TOOLS = [
 
 tool_arguments = declared(TOOLS)
 """The Python-tool options of %%heroku_chat."""
+
+IMAGES = [
+    argument(
+        "--image",
+        metavar="IMAGE",
+        action="append",
+        help="An image sent with the cell (repeatable): a file, an http(s) URL, or a notebook variable holding bytes, a PIL image, a matplotlib figure or an IPython Image ('plt': pyplot's current figure). PNG, JPEG, GIF or WebP, up to 5 MB (downscaled with Pillow).",
+    ),
+    argument(
+        "--image-url-as-is",
+        action="store_true",
+        help="Send --image URLs as URLs instead of downloading and inlining them (Bedrock's models need them inlined).",
+    ),
+]
+image_arguments = declared(IMAGES)
+"""The images of %%heroku_chat."""
 
 CONVERSATION = [
     argument(

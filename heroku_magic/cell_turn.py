@@ -16,7 +16,7 @@ from .magic_support import ChatConfig, publish, usage_errors, use_widgets
 
 if TYPE_CHECKING:
     from .client import ChatClient
-    from .events import ChatResult, ToolCall
+    from .events import ChatResult, Content, ToolCall
     from .options import ChatOptions
     from .render import Renderer
     from .result import ResponseState
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def converse(
     config: ChatConfig,
     args: Any,
-    prompt: str,
+    prompt: Content,
     options: ChatOptions,
     client: ChatClient,
     *,
@@ -68,6 +68,8 @@ def converse(
                 f"(kept in conversation {name!r}, marked interrupted)"
             )
         raise Interrupted(message) from None
+    finally:
+        session.record_usage(state.result())  # what was used counts, even when the turn failed
     if args.out:
         config.shell.user_ns[args.out] = result
     return result
@@ -85,9 +87,26 @@ def _renderers(
 
         live = LiveView(state, config.session.painter, model=model, text_format=text_format)
         return live, [static, LiveCell(live)]
-    # A terminal already shows the streamed text; anything else also keeps the static result.
-    terminal = type(config.shell).__name__ == "TerminalInteractiveShell"
-    return None, [TextRenderer()] if terminal else [static, TextRenderer()]
+    # A terminal already shows the streamed text. In a kernel the text streams, then gives way to
+    # the static result (shown once, as the saved notebook keeps it); elsewhere both stay.
+    if type(config.shell).__name__ == "TerminalInteractiveShell":
+        return None, [TextRenderer()]
+    if getattr(config.shell, "kernel", None) is not None:
+        return None, [TextRenderer(), _ClearStreamed(), static]
+    return None, [static, TextRenderer()]
+
+
+class _ClearStreamed:
+    """At the end, clears the text streamed into the cell: the static result, published next, replaces it."""
+
+    def handle(self, event: Any) -> None:
+        """Nothing while streaming."""
+
+    def close(self, result: Any, error: BaseException | None) -> None:
+        """Clear the cell's output once the next output arrives (no flicker)."""
+        from IPython.display import clear_output
+
+        clear_output(wait=True)  # type: ignore[no-untyped-call]
 
 
 def _approver(live: LiveView | None) -> Callable[[ToolCall], bool]:
@@ -107,7 +126,7 @@ def _ask_in_text(call: ToolCall) -> bool:
 
 def _one_off(
     conversation: Any,
-    prompt: str,
+    prompt: Content,
     options: ChatOptions,
     client: ChatClient,
     state: ResponseState,

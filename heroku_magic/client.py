@@ -33,6 +33,7 @@ STREAM_CUT_OFF = (
     "the stream ended before the model finished (the connection was closed early, "
     "without a finish reason or usage)"
 )
+JSON_INSTRUCTION = "Answer with a single JSON object and nothing else."
 RETRY_CAP = 20.0  # seconds: an agent run rate-limited longer than this fails rather than hangs the cell
 NO_MODEL_HELP = (
     "No model given: pass one (--model / ChatOptions(model=...)), pick it in %heroku_controls, "
@@ -236,11 +237,30 @@ def _translated(settings: Settings, timeout: float | None, unit: str) -> Iterato
 
 def chat_arguments(options: ChatOptions, messages: Sequence[Message], model: str) -> dict[str, Any]:
     """Keyword arguments for ``chat.completions.create``: the SDK's fields plus Heroku's in ``extra_body``."""
-    args: dict[str, Any] = {"model": model, "messages": list(messages)}
-    for name in ("temperature", "top_p", "max_tokens", "reasoning_effort"):
+    sent = list(messages)
+    # Developer messages go after the system prompt (Heroku lists the developer role as supported).
+    # Heroku accepts response_format but may ignore it, so JSON mode also asks in words.
+    developer = [options.developer] if options.developer else []
+    if options.response_format == "json_object":
+        developer.append(JSON_INSTRUCTION)
+    position = next((n for n, m in enumerate(sent) if m.get("role") != "system"), len(sent))
+    sent[position:position] = [{"role": "developer", "content": text} for text in developer]
+    args: dict[str, Any] = {"model": model, "messages": sent}
+    for name in (
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "reasoning_effort",
+        "user",
+        "logprobs",
+        "top_logprobs",
+    ):
         value = getattr(options, name)
         if value is not None:
             args[name] = value
+    if options.metadata:
+        args["metadata"] = dict(options.metadata)
     if options.stop:
         args["stop"] = list(options.stop)
     if options.tools:
@@ -264,6 +284,7 @@ def chat_arguments(options: ChatOptions, messages: Sequence[Message], model: str
         extra["top_k"] = options.top_k
     if options.allow_ignored_params:
         extra["allow_ignored_params"] = True
+    extra.update(options.extra_body or {})  # the user's own fields win, as the SDK's extra_body does
     if extra:
         args["extra_body"] = extra
     return args

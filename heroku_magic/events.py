@@ -10,27 +10,42 @@ same sequence.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+_JSON_FENCE = re.compile(r"```(?:json)?[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL | re.IGNORECASE)
 
 Content = str | tuple[Mapping[str, Any], ...]
 """A user message's content: text, or OpenAI content parts (``{"type": "text", "text": ...}``, images)."""
 
 
 def content_text(content: Content) -> str:
-    """The content as text for display: text parts as they are, any other part as a ``[type]`` line."""
+    """The content as text for display: text parts as they are, any other part as a ``[type]`` line.
+
+    An image from :mod:`heroku_magic.images` is ``[image: NAME, 120 kB]`` (its private
+    ``_heroku_image`` key), or ``[image: URL]`` for a URL sent as it is: never its base64.
+    """
     if isinstance(content, str):
         return content
-    return "\n\n".join(
-        str(part.get("text", "")) if part.get("type") == "text" else f"[{part.get('type', 'part')}]"
-        for part in content
-    )
+
+    def line(part: Mapping[str, Any]) -> str:
+        if part.get("type") == "text":
+            return str(part.get("text", ""))
+        meta = part.get("_heroku_image")
+        if part.get("type") == "image_url" and isinstance(meta, Mapping) and meta.get("label"):
+            return f"[image: {meta['label']}]"
+        return f"[{part.get('type', 'part')}]"
+
+    return "\n\n".join(line(part) for part in content)
 
 
 def wire_content(content: Content) -> str | list[dict[str, Any]]:
-    """The content as a request sends it."""
-    return content if isinstance(content, str) else [dict(part) for part in content]
+    """The content as a request sends it (a part's private ``_`` keys, such as an image's name, left out)."""
+    if isinstance(content, str):
+        return content
+    return [{key: value for key, value in part.items() if not key.startswith("_")} for part in content]
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,13 @@ class ToolStatus:
 
 
 @dataclass(frozen=True)
+class Logprobs:
+    """Log probabilities of the answer's tokens, as the server sent them (``--logprobs``)."""
+
+    tokens: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
 class Usage:
     """Token counts; ``reasoning_tokens`` where the server reports them."""
 
@@ -159,6 +181,7 @@ class ChatResult:
     notices: tuple[str, ...] = ()
     error: str | None = None  # the failure that ended a turn whose earlier steps are kept
     reasoning_fields: Mapping[str, Any] | None = None
+    logprobs: tuple[tuple[str, float], ...] = ()  # (token, log probability), when asked for
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -175,12 +198,23 @@ class ChatResult:
         return self.usage.completion_tokens / generating if generating > 0 else None
 
     def json(self) -> Any:
-        """The answer parsed as JSON (for JSON-mode responses); tolerates a fenced ```json block."""
+        """The answer parsed as JSON (JSON mode); the first fenced JSON block when the answer wraps it.
+
+        Heroku lists ``response_format`` as accepted but ignored (or partial): a model may put the
+        JSON inside a code fence, with a sentence around it.
+        """
         text = self.text.strip()
-        if text.startswith("```"):
-            text = text.split("\n", 1)[1] if "\n" in text else ""
-            text = text.rsplit("```", 1)[0]
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+        fence = _JSON_FENCE.search(text)
+        if fence is not None:
+            try:
+                return json.loads(fence.group(1))
+            except ValueError as exc:
+                raise ValueError(f"the answer's fenced JSON block is not valid JSON: {exc}") from None
+        raise ValueError("the answer is not JSON and holds no ```json block: " + (text[:80] or "(empty)"))
 
     def __str__(self) -> str:
         return self.text
@@ -217,6 +251,7 @@ Event = (
     | ToolResult
     | ToolStatus
     | Usage
+    | Logprobs
     | ResponseInfo
     | NewStep
     | Notice

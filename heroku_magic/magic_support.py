@@ -94,7 +94,7 @@ def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
             top_k=given.get("top_k"),
             max_tokens=given.get("max_tokens"),
             stop=tuple(given["stop"]) if given.get("stop") else None,
-            thinking=Thinking(given["thinking"]) if given.get("thinking") is not None else None,
+            thinking=_thinking(given),
             reasoning_effort=parse_effort(given["effort"]) if given.get("effort") is not None else None,
             response_format="json_object" if given.get("json") else None,
             allow_ignored_params=True if given.get("allow_ignored_params") else None,
@@ -106,6 +106,13 @@ def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
             parallel_tool_calls=given.get("parallel_tools"),
             max_tool_rounds=given.get("max_tool_rounds"),
             tool_timeout=given.get("tool_timeout"),
+            developer=given.get("developer"),
+            user=given.get("user"),
+            metadata=_pairs("--metadata", given.get("metadata")),
+            logprobs=True if given.get("logprobs") is not None else None,
+            top_logprobs=given.get("logprobs") or None,
+            max_completion_tokens=given.get("max_completion_tokens"),
+            extra_body=_json_object("--extra", given.get("extra")),
         )
         config_options = ChatOptions(
             model=config.model,
@@ -114,6 +121,43 @@ def options_from_args(args: Any, config: ChatConfig) -> ChatOptions:
             tool_result_limit=config.tool_result_limit,
         )
         return cell.over(current_tools(config.session.defaults)).over(config_options)
+
+
+def _thinking(given: Mapping[str, Any]) -> Thinking | None:
+    """--thinking [BUDGET], and --hide-reasoning (think, but send no trace back)."""
+    if given.get("thinking") is None:
+        if given.get("hide_reasoning"):
+            raise OptionsError("--hide-reasoning needs --thinking: there is no reasoning to hide")
+        return None
+    return Thinking(given["thinking"], include_reasoning=not given.get("hide_reasoning"))
+
+
+def _pairs(flag: str, specs: list[str] | None) -> dict[str, str] | None:
+    """KEY=VALUE options as a mapping."""
+    if not specs:
+        return None
+    pairs = {}
+    for spec in specs:
+        key, equals, value = spec.partition("=")
+        if not equals or not key.strip():
+            raise OptionsError(f"{flag} takes KEY=VALUE, got {spec!r}")
+        pairs[key.strip()] = value
+    return pairs
+
+
+def _json_object(flag: str, text: str | None) -> dict[str, Any] | None:
+    """A JSON object option, or OptionsError saying what is wrong with it."""
+    if text is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise OptionsError(f"{flag} must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise OptionsError(f"{flag} must be a JSON object, got {text!r}")
+    return value
 
 
 def current_tools(options: ChatOptions) -> ChatOptions:

@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Unicode, observe
 
-from .cell_arguments import conversation_arguments, request_arguments, tool_arguments
+from .cell_arguments import conversation_arguments, image_arguments, request_arguments, tool_arguments
 from .config import DEFAULT_ATTACHMENT
 from .errors import APIError, ConfigurationError
 from .magic_support import (
@@ -30,6 +30,7 @@ from .magic_support import (
     parse_line,
     prompt_from_cell,
     publish,
+    usage_errors,
 )
 from .paint import DEFAULT_INTERVAL
 from .session import DEFAULT_CONVERSATION, Session
@@ -121,6 +122,7 @@ class HerokuMagics(Magics):
         action="store_true",
         help="Fill {name} in the cell from the user namespace ({{ and }} for literal braces).",
     )
+    @image_arguments
     @tool_arguments
     @request_arguments
     @cell_magic
@@ -148,12 +150,21 @@ class HerokuMagics(Magics):
         prompt = prompt_from_cell(cell, "heroku_chat")
         prompt = self._interpolate(prompt) if args.interpolate else prompt
         options = options_from_args(args, self)
+        message: Any = prompt  # the cell's text, then a part per --image
+        if args.image:
+            from .images import content, image_notes
+
+            namespace = self.shell.user_ns if self.shell is not None else {}
+            with usage_errors():
+                message = content(prompt, *args.image, namespace=namespace, url_as_is=args.image_url_as_is)
+            for note in image_notes(message):
+                print(note)
         client = client_for(self, args.addon)
         from .cell_turn import converse
 
         text_format = "text" if args.format == "text" else "markdown"
         model = options.model or client.settings.model_id
-        result = converse(self, args, prompt, options, client, model=model, text_format=text_format)
+        result = converse(self, args, message, options, client, model=model, text_format=text_format)
         if args.format == "code":
             from .render.markdown import first_code_block
 
@@ -243,6 +254,22 @@ class HerokuMagics(Magics):
         publish({"text/html": with_code_style(render_markdown(text)), "text/plain": text}, {})
 
     @magic_arguments()
+    @argument("--reset", action="store_true", help="Start counting afresh.")
+    @line_magic
+    def heroku_usage(self, line: str) -> None:
+        """This kernel's requests and tokens so far, by model (chat, agents and explorations)."""
+        args = parse_line(self.heroku_usage, line)
+        usage = self.session.usage
+        if args.reset:
+            usage.clear()
+            print("Usage totals cleared.")
+            return
+        from .render.markdown import render_markdown
+
+        text = usage_markdown(usage)
+        publish({"text/html": render_markdown(text), "text/plain": text}, {})
+
+    @magic_arguments()
     @argument("--all", action="store_true", help="Include embedding, image and rerank models.")
     @line_magic
     def heroku_models(self, line: str) -> None:
@@ -267,6 +294,26 @@ class HerokuMagics(Magics):
         from .render.markdown import render_markdown
 
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
+
+
+def usage_markdown(usage: Any) -> str:
+    """The session's usage as a Markdown table, a total row last."""
+    if not usage:
+        return "No requests yet in this kernel."
+    rows = [
+        (model, t.requests, t.prompt_tokens, t.completion_tokens, t.reasoning_tokens, t.reported)
+        for model, t in usage.items()
+    ]
+    total = ("**total**", *(sum(row[n] for row in rows) for n in range(1, 6)))
+    lines = [
+        "| model | requests | prompt tokens | completion tokens | reasoning tokens |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| `{r[0]}` | {r[1]} | {r[2]:,} | {r[3]:,} | {r[4]:,} |" for r in rows),
+        f"| {total[0]} | {total[1]} | {total[2]:,} | {total[3]:,} | {total[4]:,} |",
+    ]
+    unreported = total[1] - total[5]
+    note = f"\n\n{unreported} request(s) reported no usage (interrupted or failed)." if unreported else ""
+    return "\n".join(lines) + note + "\n\nReasoning tokens are counted where the server reports them."
 
 
 __all__ = ["HerokuMagics"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -79,6 +80,13 @@ class ChatOptions:
     tool_result_limit: int | None = None  # characters of a tool's result sent back (default 20,000)
     response_format: Literal["text", "json_object"] | None = None
     allow_ignored_params: bool | None = None
+    developer: str | None = None  # a developer-role message, sent after the system prompt
+    user: str | None = None  # an end-user id (Heroku accepts and ignores it)
+    metadata: Mapping[str, str] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None  # 0-20 most likely tokens per position (needs logprobs)
+    max_completion_tokens: int | None = None
+    extra_body: Mapping[str, Any] | None = None  # fields Heroku adds later, sent as given
     stream: bool | None = None
     timeout: float | None = None
     max_retries: int | None = None
@@ -98,6 +106,20 @@ class ChatOptions:
         _whole("max_tokens", self.max_tokens, 1)
         _whole("max_retries", self.max_retries, 0)
         _whole("max_tool_rounds", self.max_tool_rounds, 0)
+        _whole("max_completion_tokens", self.max_completion_tokens, 1)
+        _whole("top_logprobs", self.top_logprobs, 0)
+        if self.top_logprobs is not None and self.top_logprobs > 20:
+            raise OptionsError(f"top_logprobs must be at most 20, got {self.top_logprobs}")
+        for name in ("developer", "user"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise OptionsError(f"{name} must be non-empty text, got {value!r}")
+        if self.metadata is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.metadata.items()
+        ):
+            raise OptionsError("metadata must map text keys to text values")
+        if self.extra_body is not None and not isinstance(self.extra_body, Mapping):
+            raise OptionsError(f"extra_body must be a JSON object, got {self.extra_body!r}")
         _whole("tool_result_limit", self.tool_result_limit, 100)
         _number("tool_timeout", self.tool_timeout, 0.0, None, low_open=True)
         _number("timeout", self.timeout, 0.0, None, low_open=True)
@@ -122,6 +144,10 @@ class ChatOptions:
             )
 
     def _check_combinations(self) -> None:
+        if self.max_tokens is not None and self.max_completion_tokens is not None:
+            raise OptionsError("max_tokens and max_completion_tokens are the same limit: set one")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise OptionsError("top_logprobs needs logprobs (--logprobs)")
         named = self.tool_choice is not None and self.tool_choice not in TOOL_CHOICES
         if named and self.tools is not None and self.tool_choice not in {t.name for t in self.tools}:
             offered = ", ".join(tool.name for tool in self.tools) or "none"

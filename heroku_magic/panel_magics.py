@@ -187,6 +187,9 @@ class PanelMagics(Magics):
             raise
         if view is not None:
             view.close()
+        for outcome in results:
+            if outcome.result is not None:
+                self.session.record_usage(outcome.result)
         from .render.static import chart_bundle, explore_bundle
 
         chart = chart_bundle(results, sketch())

@@ -19,6 +19,7 @@ from .events import (
     Done,
     Error,
     Event,
+    Logprobs,
     NewStep,
     Notice,
     ReasoningDelta,
@@ -86,6 +87,7 @@ class _StepState:
         self.results: dict[str, ToolResult] = {}
         self.status: dict[str, str] = {}
         self.usage: Usage | None = None
+        self.logprobs: list[tuple[str, float]] = []
         self.info: dict[str, str | None] = {}
         self.refusal = False
 
@@ -122,6 +124,8 @@ class _StepState:
             self.status.pop(event.tool_call_id, None)
         elif isinstance(event, Usage):
             self.usage = event
+        elif isinstance(event, Logprobs):
+            self.logprobs += event.tokens
         elif isinstance(event, ResponseInfo):
             for key in ("model", "response_id", "request_id", "finish_reason"):
                 value = getattr(event, key)
@@ -173,6 +177,7 @@ class _StepState:
             interrupted=interrupted,
             refusal=self.refusal,
             reasoning_fields=dict(self.reasoning_fields) or None,
+            logprobs=tuple(self.logprobs),
         )
 
 
@@ -265,6 +270,7 @@ class ResponseState:
                 notices=tuple(self._notices),
                 error=error,
                 reasoning_fields=last.reasoning_fields,
+                logprobs=last.logprobs,
             )
 
     def _usage(self) -> Usage | None:

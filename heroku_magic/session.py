@@ -8,6 +8,7 @@ takes effect without reloading anything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import DEFAULT_ATTACHMENT, Settings
@@ -17,6 +18,7 @@ from .paint import PaintScheduler
 if TYPE_CHECKING:
     from .client import HerokuClient
     from .conversation import Conversation
+    from .events import ChatResult
     from .tools import ToolRegistry
 
 DEFAULT_CONVERSATION = "default"
@@ -30,6 +32,7 @@ class Session:
         self.defaults = ChatOptions()  # what the controls panel sets
         self.active = DEFAULT_CONVERSATION  # the conversation cells continue when they name none
         self.last_request: dict[str, Any] | None = None
+        self.usage: dict[str, UsageTotal] = {}  # by model: what this kernel's requests cost
         self.painter = PaintScheduler()  # paints every live view; the extension starts and stops it
         self._listeners: list[Callable[[], None]] = []
         self._settings = settings or (lambda attachment: Settings.from_env(attachment))
@@ -80,6 +83,12 @@ class Session:
         for listener in self._listeners:
             listener()
 
+    def record_usage(self, result: ChatResult) -> None:
+        """Add a turn's model calls and tokens to the session's running total, by model."""
+        for response in [step.response for step in result.steps] or [result]:
+            model = response.model or result.model or "(unknown model)"
+            self.usage.setdefault(model, UsageTotal()).add(response)
+
     def reset(self, name: str | None = None) -> list[str]:
         """Clear one conversation (or all); returns the names cleared."""
         names = list(self.conversations) if name is None else [name]
@@ -101,3 +110,23 @@ def describe_request(options: ChatOptions, model: str | None) -> dict[str, Any]:
     if options.tools:
         shown["tools"] = [tool.name for tool in options.tools]
     return shown
+
+
+@dataclass
+class UsageTotal:
+    """One model's running total in a session: requests and tokens."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    reported: int = 0  # requests whose usage the server reported (an interrupted one may have none)
+
+    def add(self, response: ChatResult) -> None:
+        """Count one model call."""
+        self.requests += 1
+        if response.usage is not None:
+            self.reported += 1
+            self.prompt_tokens += response.usage.prompt_tokens
+            self.completion_tokens += response.usage.completion_tokens
+            self.reasoning_tokens += response.usage.reasoning_tokens or 0

@@ -242,3 +242,45 @@ def test_recorded_streams_accumulate_to_what_the_chunks_add_up_to(path: Path, th
     )
     assert result.finish_reason in ("stop", "length", "tool_calls")
     assert result.model and result.model.startswith("gpt-4o")
+
+
+def test_logprobs_are_kept_per_token_and_shown_only_as_text() -> None:
+    from test_safety import assert_safe
+
+    from heroku_magic.events import Logprobs
+    from heroku_magic.render.static import static_bundle
+    from heroku_magic.result import ResponseState
+
+    chunks = [
+        {
+            "id": "c",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": "<b>hi"},
+                    "logprobs": {
+                        "content": [{"token": "<b>", "logprob": -0.5}, {"token": "hi", "logprob": -1}]
+                    },
+                }
+            ],
+        },
+        {"choices": [{"index": 0, "delta": {}, "logprobs": {"content": [{"token": 3, "logprob": "x"}]}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    events = list(stream_events(chunks))
+    assert [e for e in events if isinstance(e, Logprobs)] == [Logprobs((("<b>", -0.5), ("hi", -1.0)))]
+    state = ResponseState()
+    for event in events:
+        state.add(event)
+    result = state.result()
+    assert result.logprobs == (("<b>", -0.5), ("hi", -1.0))
+    html = static_bundle(result)[0]["text/html"]
+    start = html.index("<details><summary>Token log probabilities")
+    table = html[start : html.index("</details>", start) + len("</details>")]
+    assert "&lt;b&gt;" in table and "-0.500" in table
+    assert_safe(
+        table.replace("<details><summary>", "<div><p>")
+        .replace("</summary>", "</p>")
+        .replace("</details>", "</div>")
+    )

@@ -134,7 +134,7 @@ def test_standard_fields_are_sdk_arguments_and_heroku_fields_go_in_extra_body() 
     )
     args = chat_arguments(options, MESSAGES, "claude-4-5-sonnet")
     assert args["model"] == "claude-4-5-sonnet"
-    assert args["messages"] == MESSAGES
+    assert args["messages"][1:] == MESSAGES  # after JSON mode's instruction
     assert args["temperature"] == 1 and args["max_tokens"] == 300 and args["stop"] == ["END"]
     assert args["reasoning_effort"] == "high"
     assert args["response_format"] == {"type": "json_object"}
@@ -169,3 +169,59 @@ def test_parse_effort() -> None:
         parse_effort("max")
     with pytest.raises(OptionsError, match="got ''"):
         parse_effort("")
+
+
+def test_request_fields_reach_the_body_with_the_developer_message_after_the_system_prompt() -> None:
+    options = ChatOptions(
+        developer="Answer in French.",
+        user="user-42",
+        metadata={"team": "data"},
+        logprobs=True,
+        top_logprobs=3,
+        max_completion_tokens=200,
+        extra_body={"new_heroku_field": {"on": True}, "top_k": 7},
+        top_k=3,
+    )
+    messages = [{"role": "system", "content": "sys"}, {"role": "user", "content": "hi"}]
+    args = chat_arguments(options, messages, "m")
+    assert [m["role"] for m in args["messages"]] == ["system", "developer", "user"]
+    assert args["messages"][1]["content"] == "Answer in French." and messages[1]["role"] == "user"
+    assert (args["user"], args["metadata"], args["logprobs"], args["top_logprobs"]) == (
+        "user-42",
+        {"team": "data"},
+        True,
+        3,
+    )
+    assert args["max_completion_tokens"] == 200 and "max_tokens" not in args
+    # --extra is sent as given, and wins over a field of ours of the same name.
+    assert args["extra_body"] == {"top_k": 7, "new_heroku_field": {"on": True}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"max_tokens": 10, "max_completion_tokens": 10}, "set one"),
+        ({"top_logprobs": 2}, "top_logprobs needs logprobs"),
+        ({"logprobs": True, "top_logprobs": 21}, "at most 20"),
+        ({"developer": " "}, "developer must be non-empty"),
+        ({"metadata": {"a": 1}}, "metadata must map text keys to text values"),
+    ],
+)
+def test_request_field_mistakes_are_one_line(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(OptionsError, match=fragment):
+        ChatOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_json_mode_also_asks_in_words_and_json_reads_a_fenced_answer() -> None:
+    from heroku_magic import ChatResult
+    from heroku_magic.client import JSON_INSTRUCTION
+
+    args = chat_arguments(ChatOptions(response_format="json_object"), MESSAGES, "m")
+    assert args["messages"][0] == {"role": "developer", "content": JSON_INSTRUCTION}
+    assert args["response_format"] == {"type": "json_object"}
+    assert ChatResult(text='{"a": 1}').json() == {"a": 1}
+    assert ChatResult(text='Here it is:\n```json\n{"a": [1, 2]}\n```\nDone.').json() == {"a": [1, 2]}
+    with pytest.raises(ValueError, match="holds no ```json block"):
+        ChatResult(text="no JSON here").json()
+    with pytest.raises(ValueError, match="fenced JSON block is not valid JSON"):
+        ChatResult(text="```json\n{nope\n```").json()

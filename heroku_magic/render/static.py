@@ -72,6 +72,24 @@ def status_line(result: ChatResult, error: BaseException | None) -> str:
     return ""
 
 
+LOGPROBS_SHOWN = 200  # tokens in the table (all of them are in the result)
+
+
+def logprobs_html(logprobs: tuple[tuple[str, float], ...]) -> str:
+    """The answer's tokens and their log probabilities (``--logprobs``), folded away."""
+    rows = "".join(
+        f"<tr><td><code>{inline_text(token)}</code></td><td>{value:.3f}</td></tr>"
+        for token, value in logprobs[:LOGPROBS_SHOWN]
+    )
+    more = (
+        f"<p>(first {LOGPROBS_SHOWN} of {len(logprobs)} tokens)</p>" if len(logprobs) > LOGPROBS_SHOWN else ""
+    )
+    return (
+        f"<details><summary>Token log probabilities</summary><table><thead><tr><th>token</th>"
+        f"<th>logprob</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>\n"
+    )
+
+
 def footer_html(result: ChatResult, status: str = "") -> str:
     """The usage footer (and the status line, if any) under a rule."""
     html = f"<hr>\n<p><small><em>{inline_text(footer(result))}</em></small>"
@@ -89,6 +107,8 @@ def static_bundle(
 ) -> Bundle:
     """The MIME bundle and metadata of the output a finished (or failed) response leaves."""
     body = steps_html(result, text_format, thinking_time)
+    if result.logprobs:
+        body += logprobs_html(result.logprobs)
     status = status_line(result, error)
     body += footer_html(result, status)
     plain = result.text

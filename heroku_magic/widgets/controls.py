@@ -119,6 +119,10 @@ class ControlsPanel:
             value=DEFAULT_MAX_TOOL_ROUNDS, min=0, max=100, description="Tool rounds", style=style
         )
         self.refresh_tools()
+        self.json_mode = widgets.Checkbox(value=False, description="JSON answers (--json)", indent=False)
+        self.allow_ignored = widgets.Checkbox(
+            value=False, description="Let Heroku ignore unsupported fields", indent=False
+        )
         self.system = widgets.Textarea(
             placeholder="System prompt (optional)",
             description="System",
@@ -163,6 +167,7 @@ class ControlsPanel:
                 self.tools,
                 self.tools_note,
                 widgets.HBox([self.tool_choice, self.parallel_tools, self.max_tool_rounds]),
+                widgets.HBox([self.json_mode, self.allow_ignored]),
                 self.system,
                 widgets.HBox([self.conversation, self.reset, self.reset_note]),
                 self.next_request,
@@ -191,6 +196,8 @@ class ControlsPanel:
             self.tool_choice,
             self.parallel_tools,
             self.max_tool_rounds,
+            self.json_mode,
+            self.allow_ignored,
         ):
             control.observe(self._changed, names="value")
         self.reset.on_click(self._reset)
@@ -224,6 +231,8 @@ class ControlsPanel:
             tool_choice=self.tool_choice.value or None,
             parallel_tool_calls=self.parallel_tools.value,
             max_tool_rounds=None if rounds == DEFAULT_MAX_TOOL_ROUNDS else rounds,
+            response_format="json_object" if self.json_mode.value else None,
+            allow_ignored_params=True if self.allow_ignored.value else None,
         )
 
     def refresh_tools(self) -> None:
@@ -257,6 +266,8 @@ class ControlsPanel:
         self.stop.value = list(options.stop or ())
         self.effort.value = options.reasoning_effort or ""
         self.system.value = options.system or ""
+        self.json_mode.value = options.response_format == "json_object"
+        self.allow_ignored.value = bool(options.allow_ignored_params)
         self.tools.value = tuple(t.name for t in options.tools or () if t.name in self._registry)
         self.tool_choice.value = options.tool_choice if options.tool_choice in TOOL_CHOICES else ""
         self.parallel_tools.value = options.parallel_tool_calls
