@@ -6,23 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-# What Heroku's model cards say each chat model supports (see the README); unknown models get None.
-_THINKING = {
-    "claude-4-5-sonnet",
-    "claude-4-5-haiku",
-    "claude-4-sonnet",
-    "claude-3-7-sonnet",
-    "claude-opus-4-5",
-}
-_VISION = {
-    "claude-4-5-sonnet",
-    "claude-4-5-haiku",
-    "claude-4-sonnet",
-    "claude-3-7-sonnet",
-    "claude-opus-4-5",
-    "nova-pro",
-    "nova-lite",
-}
+from .model_rules import rules_for
 
 
 @dataclass(frozen=True)
@@ -41,12 +25,12 @@ class ModelInfo:
     @property
     def thinking(self) -> bool | None:
         """Whether extended thinking is supported, where known."""
-        return self.model_id in _THINKING if self.is_chat else False
+        return rules_for(self.model_id).thinking if self.is_chat else False
 
     @property
     def vision(self) -> bool | None:
         """Whether image input is supported, where known."""
-        return self.model_id in _VISION if self.is_chat else False
+        return rules_for(self.model_id).vision if self.is_chat else False
 
     @property
     def tools(self) -> bool:

@@ -18,6 +18,7 @@ from .catalog import ModelInfo, parse_catalog
 from .config import Settings
 from .errors import APIError, ConfigurationError, error_message
 from .events import Event, Notice, ResponseInfo, Usage
+from .model_rules import check_request
 from .options import TOOL_CHOICES, ChatOptions
 from .ratelimit import Backoff
 
@@ -91,7 +92,9 @@ class HerokuClient:
     def events(self, messages: Sequence[Message], options: ChatOptions) -> Iterator[Event]:
         """Send one chat request and yield its events as they arrive."""
 
-        arguments = chat_arguments(options, messages, self.model_for(options))
+        model = self.model_for(options)
+        check_request(options, model, messages)  # what the model is known to refuse, before sending
+        arguments = chat_arguments(options, messages, model)
         timeout = options.timeout if options.timeout is not None else self.timeout
         sdk = self.sdk
         if options.timeout is not None or options.max_retries is not None:

@@ -156,10 +156,7 @@ class ChatOptions:
             )
         if self.tool_choice == "required" and self.tools == ():
             raise OptionsError("tool_choice required needs at least one tool (--tools)")
-        if self.temperature is not None and self.top_p is not None:
-            raise OptionsError(
-                "temperature and top_p cannot both be set: Heroku's Claude models reject the pair; keep one"
-            )
+        # temperature with top_p is refused per model (model_rules.py), where the model is known.
         if self.thinking is not None:
             if self.temperature is not None and self.temperature != 1:
                 raise OptionsError(

@@ -24,6 +24,7 @@ from heroku_magic import (
     Done,
     Error,
     Event,
+    OptionsError,
     ReasoningDelta,
     ResponseInfo,
     Settings,
@@ -508,14 +509,22 @@ def test_unknown_model_is_403(simulator: Simulator) -> None:
     assert [body["model"] for body in chat_bodies(simulator)] == ["claude-9-ultra"]  # 4xx: no retry
 
 
-def test_server_side_400_for_thinking_on_a_model_without_it(simulator: Simulator) -> None:
-    error = raised(simulator, options=ChatOptions(model="claude-3-5-haiku", thinking=Thinking(2048)))
-    assert error.status == 400
-    assert error.message == "Invalid request: extended thinking is not supported for model 'claude-3-5-haiku'"
-    assert str(error).startswith("Heroku Inference error 400: Invalid request: extended thinking")
-    assert_request_id(error)
+def test_thinking_on_a_model_without_it_is_refused_before_sending(simulator: Simulator) -> None:
+    with pytest.raises(OptionsError, match="claude-3-5-haiku has no extended thinking"):
+        conversation(simulator).send("hi", ChatOptions(model="claude-3-5-haiku", thinking=Thinking(2048)))
+    assert chat_bodies(simulator) == []
+
+
+def test_a_model_that_takes_temperature_with_top_p_gets_both(simulator: Simulator) -> None:
+    # Only Anthropic's 4.5 models refuse the pair: Heroku's own LangChain client sends both to 3.7.
+    result = conversation(simulator).send(
+        "hi", ChatOptions(model="claude-3-7-sonnet", temperature=0.5, top_p=0.9)
+    )
+    assert result.text
     [body] = chat_bodies(simulator)
-    assert body["model"] == "claude-3-5-haiku" and body["extended_thinking"]["enabled"] is True
+    assert (body["temperature"], body["top_p"]) == (0.5, 0.9)
+    with pytest.raises(OptionsError, match="refuses temperature together with top_p"):
+        conversation(simulator).send("hi", ChatOptions(temperature=0.5, top_p=0.9))  # claude-4-5-sonnet
 
 
 @pytest.mark.parametrize(

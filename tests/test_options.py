@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heroku_magic import ChatOptions, OptionsError, Thinking
 from heroku_magic.client import chat_arguments
+from heroku_magic.model_rules import RULES, check_request
 from heroku_magic.options import parse_effort
+from heroku_magic.simulator.errors import ApiError
+from heroku_magic.simulator.validation import parse_chat_request
 from heroku_magic.tools import as_tool
 
 
@@ -21,7 +26,6 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"temperature": 0.5, "top_p": 0.9}, "temperature and top_p cannot both be set"),
         ({"thinking": Thinking(), "temperature": 0.5}, "extended thinking requires temperature 1"),
         ({"thinking": Thinking(), "top_p": 0.5}, "extended thinking cannot be combined with top_p"),
         ({"temperature": 1.5}, "temperature must be from 0 to 1"),
@@ -225,3 +229,49 @@ def test_json_mode_also_asks_in_words_and_json_reads_a_fenced_answer() -> None:
         ChatResult(text="no JSON here").json()
     with pytest.raises(ValueError, match="fenced JSON block is not valid JSON"):
         ChatResult(text="```json\n{nope\n```").json()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(RULES)),
+    st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0])),
+    st.one_of(st.none(), st.sampled_from([0.5, 0.9])),
+    st.booleans(),
+)
+def test_the_model_rules_refuse_what_the_simulator_refuses(
+    model: str, temperature: float | None, top_p: float | None, thinking: bool
+) -> None:
+    # Two tables written apart: the client's (model_rules.py) and the simulator's (its catalogue).
+    try:
+        options = ChatOptions(
+            temperature=temperature,
+            top_p=top_p,
+            thinking=Thinking(2048) if thinking else None,
+            max_tokens=4000 if thinking else None,
+        )
+    except OptionsError:
+        return  # refused for every model (thinking with a temperature other than 1, or with top_p)
+    args = chat_arguments(options, MESSAGES, model)
+    body = {k: v for k, v in args.items() if k != "extra_body"} | dict(args.get("extra_body", {}))
+    try:
+        check_request(options, model, MESSAGES)
+        client_refuses = False
+    except OptionsError:
+        client_refuses = True
+    try:
+        parse_chat_request(body)
+        server_refuses = False
+    except ApiError as exc:
+        assert exc.status == 400
+        server_refuses = True
+    assert client_refuses == server_refuses
+
+
+def test_images_are_refused_only_for_models_known_to_take_none() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    messages = [{"role": "user", "content": [{"type": "text", "text": "look"}, image]}]
+    with pytest.raises(OptionsError, match="claude-3-5-haiku takes no images"):
+        check_request(ChatOptions(), "claude-3-5-haiku", messages)
+    check_request(ChatOptions(), "claude-4-5-sonnet", messages)
+    check_request(ChatOptions(), "nova-pro", messages)  # sources disagree on Nova: Heroku decides
+    check_request(ChatOptions(), "a-model-heroku-adds-later", messages)
