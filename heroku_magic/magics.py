@@ -282,18 +282,25 @@ class HerokuMagics(Magics):
             raise UsageError(str(exc)) from None
         default = self.session.defaults.model or self.model or client.settings.model_id
         rows = [m for m in models if args.all or m.is_chat]
-        header = "| model | type | regions | default |\n|---|---|---|---|\n"
+        header = "| model | type | supports | regions | default |\n|---|---|---|---|---|\n"
         table = "".join(
-            f"| `{m.model_id}` | {', '.join(m.types)} | {', '.join(m.regions)} | {'✓' if m.model_id == default else ''} |\n"
+            f"| `{m.model_id}` | {', '.join(m.types)} | {_supports(m)} | {', '.join(m.regions)} | {'✓' if m.model_id == default else ''} |\n"
             for m in rows
         )
         plain = "\n".join(
-            f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {','.join(m.regions)}"
+            f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {_supports(m):24} {','.join(m.regions)}"
             for m in rows
         )
         from .render.markdown import render_markdown
 
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
+
+
+def _supports(model: Any) -> str:
+    """What a chat model supports, from the model rules (a fact no source settles is left out)."""
+    if not model.is_chat:
+        return ""
+    return ", ".join(name for name in ("thinking", "vision", "tools") if getattr(model, name)) or "text"
 
 
 def usage_markdown(usage: Any) -> str:

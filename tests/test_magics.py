@@ -394,7 +394,12 @@ def test_reset(shell: InteractiveShell) -> None:
 
 def test_models_lists_the_catalogue(shell: InteractiveShell, simulator: Simulator) -> None:
     run = Run(shell, "%heroku_models")
-    assert "<td><code>claude-4-5-sonnet</code></td>\n<td>text-to-text</td>" in run.html and "✓" in run.html
+    assert (
+        "<td><code>claude-4-5-sonnet</code></td>\n<td>text-to-text</td>\n<td>thinking, vision, tools</td>"
+        in run.html
+    )
+    assert "<td><code>claude-3-5-haiku</code></td>\n<td>text-to-text</td>\n<td>tools</td>" in run.html
+    assert "✓" in run.html
     assert "cohere-embed-multilingual" not in run.html
     assert "cohere-embed-multilingual" in Run(shell, "%heroku_models --all").html
     catalogue = [r for r in simulator.requests if r.path == "/available-models"][-1]
