@@ -61,16 +61,6 @@ class Progress:
     notices: tuple[str, ...]
     changes: int  # how many events have been folded: a view repaints only when this moves
 
-    @property
-    def text(self) -> str:
-        """The current step's answer so far."""
-        return self.steps[-1].text
-
-    @property
-    def reasoning(self) -> str:
-        """The current step's reasoning so far."""
-        return self.steps[-1].reasoning
-
 
 class _StepState:
     """The folded events of one model call (mutated only under the turn state's lock)."""
@@ -222,11 +212,6 @@ class ResponseState:
     def changes(self) -> int:
         """How many events have been folded in."""
         return self._changes
-
-    @property
-    def step_count(self) -> int:
-        """How many model calls the turn has made so far."""
-        return len(self._steps)
 
     def progress(self) -> Progress:
         """A consistent snapshot for a live view (taken under the lock: the stream may be folding)."""

@@ -184,3 +184,20 @@ def test_a_long_result_is_cut_to_the_configured_limit(
     assert (
         outcome.content.startswith("x" * 500) and "10,000" in outcome.content and len(outcome.content) < 700
     )
+
+
+def test_step_metadata_pairs_each_call_with_its_own_result() -> None:
+    from heroku_magic.events import ChatResult, Step, ToolCall, ToolResult
+    from heroku_magic.render.static import result_metadata
+
+    calls = (ToolCall("a", "first", "{}"), ToolCall("b", "second", "{}"))
+    # The turn stopped before "a" was answered: "b"'s result must not be reported as "a"'s.
+    steps = (
+        Step(ChatResult(tool_calls=calls), (ToolResult("b", "second", "ok", duration=0.5),)),
+        Step(ChatResult()),
+    )
+    [first, _] = result_metadata(ChatResult(steps=steps))["steps"]
+    assert first["tool_calls"] == [
+        {"name": "first", "is_error": None, "duration": None},
+        {"name": "second", "is_error": False, "duration": 0.5},
+    ]

@@ -145,14 +145,20 @@ def _step_metadata(step: Step) -> dict[str, Any]:
     """One step's usage, finish reason and tool calls, for the output's metadata."""
     response = step.response
     usage = response.usage
+    results = {result.tool_call_id: result for result in step.tool_results}
     return {
         "finish_reason": response.finish_reason,
         "usage": None
         if usage is None
         else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
         "tool_calls": [
-            {"name": call.name, "is_error": result.is_error, "duration": result.duration}
-            for call, result in zip(response.tool_calls, step.tool_results, strict=False)
+            {
+                "name": call.name,
+                "is_error": None if result is None else result.is_error,
+                "duration": None if result is None else result.duration,
+            }
+            # By id: a call the turn stopped before answering has no result, and must not take the next one's.
+            for call, result in ((c, results.get(c.id)) for c in response.tool_calls)
         ],
     }
 
