@@ -577,6 +577,10 @@ def test_timeout_is_an_api_error_suggesting_a_longer_timeout(simulator: Simulato
     simulator.inject("slow_first_byte", seconds=0.5)
     error = raised(simulator, options=ChatOptions(timeout=0.1, max_retries=0))
     assert error.status is None and "timed out" in str(error) and "timeout" in str(error)
+    # On a loaded machine the client can give up before the server has even read the request: wait
+    # for it to be recorded (once: no retry), so it cannot land in the next test's request log.
+    assert wait_until(lambda: len(chat_bodies(simulator)) == 1 and not simulator.pending_faults())
+    assert len(chat_bodies(simulator)) == 1
 
 
 # --- faults in the middle of a response -----------------------------------------------------------
