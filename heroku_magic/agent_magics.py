@@ -8,11 +8,12 @@ parameters, MCP tools, and the sampling settings the endpoint takes.
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
-from IPython.core.magic_arguments import magic_arguments
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .cell_arguments import agent_arguments, conversation_arguments
 from .errors import OptionsError
@@ -38,6 +39,9 @@ class AgentMagics(Magics):
     @magic_arguments()
     @conversation_arguments
     @agent_arguments
+    # Declared, hidden, only to refuse --image with the reason rather than argparse's "unrecognized".
+    @argument("--image", action="append", help=argparse.SUPPRESS)
+    @argument("--image-url-as-is", action="store_true", help=argparse.SUPPRESS)
     @cell_magic
     def heroku_agent(self, line: str, cell: str) -> None:
         """Send the cell to Heroku's agents endpoint, which runs Heroku and MCP tools, and stream the run.
@@ -59,6 +63,11 @@ class AgentMagics(Magics):
         from .client import AgentClient
 
         args = parse_line(self.heroku_agent, line)
+        if args.image or args.image_url_as_is:
+            raise UsageError(
+                "%%heroku_agent does not take --image: whether Heroku's agents endpoint accepts images "
+                "is unconfirmed; send images with %%heroku_chat --image"
+            )
         check_variable(args.out)
         check_names(args)
         prompt = prompt_from_cell(cell, "heroku_agent")

@@ -8,6 +8,7 @@ continue the cell's conversation (re-running a cell replaces its turn), stream i
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,8 @@ def converse(
     session.record_request(options, model)
     one_off = getattr(args, "no_history", False)
     state = ResponseState()  # the stream folds its events into it; the live view reads it
-    live, renderers = _renderers(config, args, model, state, text_format)
+    show_images(prompt)  # above the answer, as outputs of their own: the static output leaves them
+    live, renderers = _renderers(config, args, model, state, text_format, prompt)
     approve = _approver(live) if getattr(args, "confirm", False) else None
     if one_off:
         events = _one_off(conversation, prompt, options, client, state, approve)
@@ -75,8 +77,30 @@ def converse(
     return result
 
 
+def show_images(prompt: Content) -> None:
+    """A thumbnail of each image sent (the product's own ``image/png``), or its ``[image: ...]`` line."""
+    from .events import content_text
+    from .image_sizes import thumbnail
+    from .images import image_parts
+
+    for part in image_parts(prompt):
+        line = content_text((part,))
+        small = thumbnail(part)
+        if small is None:
+            publish({"text/plain": line}, {})
+            continue
+        png, width, height = small
+        data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": line}
+        publish(data, {"image/png": {"width": width, "height": height}})
+
+
 def _renderers(
-    config: ChatConfig, args: Any, model: str | None, state: ResponseState, text_format: str
+    config: ChatConfig,
+    args: Any,
+    model: str | None,
+    state: ResponseState,
+    text_format: str,
+    prompt: Content,
 ) -> tuple[LiveView | None, list[Renderer]]:
     from .render.static import StaticRenderer
     from .render.text import TextRenderer
@@ -92,21 +116,25 @@ def _renderers(
     if type(config.shell).__name__ == "TerminalInteractiveShell":
         return None, [TextRenderer()]
     if getattr(config.shell, "kernel", None) is not None:
-        return None, [TextRenderer(), _ClearStreamed(), static]
+        return None, [TextRenderer(), _ClearStreamed(lambda: show_images(prompt)), static]
     return None, [static, TextRenderer()]
 
 
 class _ClearStreamed:
     """At the end, clears the text streamed into the cell: the static result, published next, replaces it."""
 
+    def __init__(self, redraw: Callable[[], None]) -> None:
+        self._redraw = redraw  # what stood above the streamed text (the images' thumbnails)
+
     def handle(self, event: Any) -> None:
         """Nothing while streaming."""
 
     def close(self, result: Any, error: BaseException | None) -> None:
-        """Clear the cell's output once the next output arrives (no flicker)."""
+        """Clear the cell's output once the next output arrives (no flicker), and show the thumbnails again."""
         from IPython.display import clear_output
 
         clear_output(wait=True)  # type: ignore[no-untyped-call]
+        self._redraw()
 
 
 def _approver(live: LiveView | None) -> Callable[[ToolCall], bool]:
@@ -133,11 +161,13 @@ def _one_off(
     approve: Callable[[ToolCall], bool] | None,
 ) -> Any:
     """A turn sent without history and not recorded (--no-history)."""
+    from .images import image_notes
     from .respond import request_messages
     from .turn import run_turn
 
     system = conversation.system if options.system is None else options.system
-    return run_turn(client, request_messages(prompt, system), options, state, approve=approve)
+    messages = request_messages(prompt, system)
+    return run_turn(client, messages, options, state, approve=approve, notices=image_notes(prompt))
 
 
 def _same_turns(turns: list[Any], before: list[Any]) -> bool:

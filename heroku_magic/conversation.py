@@ -21,6 +21,7 @@ from .client import ChatClient, HerokuClient
 from .config import Settings
 from .errors import APIError
 from .events import ChatResult, Content, Done, Error, Event, Step, content_text, wire_content
+from .images import image_notes
 from .options import ChatOptions
 from .respond import request_messages
 from .result import Clock, ResponseState
@@ -121,7 +122,7 @@ class Conversation:
         messages = self.messages(prompt, key=key, system=system, offered=offered_tools(client, options))
         state = state if state is not None else ResponseState(self._clock)
         settled = False  # the turn ended (a consumer may stop at its end and never resume this)
-        turn = run_turn(client, messages, options, state, approve=approve)
+        turn = run_turn(client, messages, options, state, approve=approve, notices=image_notes(prompt))
         try:
             with closing(turn) as events:
                 for event in events:

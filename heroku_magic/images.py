@@ -14,7 +14,6 @@ before sending, and :func:`~heroku_magic.events.content_text` shows the part as
 from __future__ import annotations
 
 import base64
-import importlib
 import io
 import os
 import sys
@@ -23,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OptionsError
-
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
-"""Largest image sent, in bytes of the image itself: Anthropic's documented limit of 5 MB per image."""
+from .image_sizes import DEFAULT_MAX_BYTES, fit, human_size
 
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 """Largest download of an image URL (above the send limit, so that Pillow can downscale it)."""
@@ -62,15 +59,6 @@ def image_format(data: bytes) -> str | None:
     return None
 
 
-def human_size(size: int) -> str:
-    """``512 B``, ``120 kB``, ``5 MB``, ``7.2 MB`` (powers of 1024)."""
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} kB"
-    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
-
-
 def content(
     text: str, *images: Any, namespace: Mapping[str, Any] | None = None, **options: Any
 ) -> tuple[dict[str, Any], ...]:
@@ -103,7 +91,8 @@ def image_part(
     ``image`` is a path (an existing file), an ``http(s)`` URL, a name in ``namespace`` (the
     notebook's variables) or ``"plt"`` (pyplot's current figure, when pyplot is imported), tried in
     that order; or an object: bytes, a PIL image, a matplotlib figure, an IPython ``Image``.
-    An image over ``max_bytes`` (:data:`DEFAULT_MAX_BYTES` when None) is downscaled when Pillow is installed (the part's note says so),
+    An image whose base64 is over ``max_bytes`` (:data:`DEFAULT_MAX_BYTES` when None), or wider or
+    taller than :data:`MAX_SIDE`, is downscaled when Pillow is installed (the part's note says so),
     refused otherwise. Raises :class:`~heroku_magic.errors.OptionsError` with one line on any problem.
     """
     max_bytes = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
@@ -232,14 +221,7 @@ def _encoded(data: bytes, label: str, max_bytes: int) -> dict[str, Any]:
     mime = image_format(data)
     if mime is None:
         raise OptionsError(f"--image {label}: {_what(data)}, not a {FORMATS} image")
-    note = None
-    if len(data) > max_bytes:
-        if _pillow() is None:
-            raise OptionsError(
-                f"--image {label}: {human_size(len(data))} is over the {human_size(max_bytes)} limit "
-                "(install Pillow to downscale it automatically)"
-            )
-        data, mime, note = _downscale(data, mime, label, max_bytes)
+    data, mime, note = fit(data, mime, label, max_bytes)
     meta: dict[str, Any] = {"name": label, "bytes": len(data), "label": f"{label}, {human_size(len(data))}"}
     if note:
         meta["note"] = note
@@ -261,50 +243,6 @@ def _what(data: bytes) -> str:
     return "an unknown format"
 
 
-def _pillow() -> Any:
-    """``PIL.Image``, or None when Pillow is not installed."""
-    try:
-        return importlib.import_module("PIL.Image")
-    except ImportError:
-        return None
-
-
-def _downscale(data: bytes, mime: str, label: str, max_bytes: int) -> tuple[bytes, str, str]:
-    """The image made small enough with Pillow: (bytes, MIME type, a note saying so)."""
-    pil = _pillow()
-    try:
-        source = pil.open(io.BytesIO(data))
-        source.load()
-    except Exception as exc:  # Pillow raises many kinds for a damaged file
-        raise OptionsError(
-            f"--image {label}: {human_size(len(data))} is over the limit and cannot be "
-            f"read to downscale it: {exc}"
-        ) from None
-    fmt, target = {"image/jpeg": ("JPEG", "image/jpeg"), "image/webp": ("WEBP", "image/webp")}.get(
-        mime, ("PNG", "image/png")
-    )
-    image = source
-    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
-    elif fmt != "JPEG" and image.mode not in ("L", "LA", "RGB", "RGBA"):
-        image = image.convert("RGBA")
-    width, height = image.size
-    scale = min(1.0, (max_bytes / len(data)) ** 0.5)
-    for _ in range(16):
-        size = (max(1, int(width * scale)), max(1, int(height * scale)))
-        buffer = io.BytesIO()
-        image.resize(size, pil.Resampling.LANCZOS).save(buffer, format=fmt)
-        smaller = buffer.getvalue()
-        if len(smaller) <= max_bytes:
-            note = (
-                f"{label} was downscaled from {width}×{height} ({human_size(len(data))}) to "
-                f"{size[0]}×{size[1]} ({human_size(len(smaller))}) to fit the {human_size(max_bytes)} limit"
-            )
-            return smaller, target, note
-        scale *= 0.8
-    raise OptionsError(f"--image {label}: cannot be downscaled under {human_size(max_bytes)}")
-
-
 def image_notes(parts: Any) -> list[str]:
     """The notes (downscales) of a content's image parts, for a footer or a printed line."""
     if isinstance(parts, str):
@@ -315,3 +253,10 @@ def image_notes(parts: Any) -> list[str]:
         if isinstance(meta, Mapping) and meta.get("note"):
             notes.append(str(meta["note"]))
     return notes
+
+
+def image_parts(parts: Any) -> list[Mapping[str, Any]]:
+    """The ``image_url`` parts of a message's content (none for text)."""
+    if isinstance(parts, str):
+        return []
+    return [part for part in parts if isinstance(part, Mapping) and part.get("type") == "image_url"]

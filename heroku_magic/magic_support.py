@@ -240,6 +240,9 @@ def check_setting(owner: Any, name: str, value: Any) -> Any:
                 raise OptionsError(
                     f"paint_interval must be a finite number of seconds, 0 or more, got {value}"
                 )
+        elif name == "image_max_bytes":
+            if value < 1024:
+                raise OptionsError(f"image_max_bytes must be at least 1024 bytes, got {value}")
         else:
             ChatOptions(**{name: value})
     except OptionsError as exc:

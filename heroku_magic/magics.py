@@ -19,6 +19,7 @@ from traitlets import Bool, Unicode, observe
 from .cell_arguments import conversation_arguments, image_arguments, request_arguments, tool_arguments
 from .config import DEFAULT_ATTACHMENT
 from .errors import APIError, ConfigurationError
+from .image_sizes import DEFAULT_MAX_BYTES
 from .magic_support import (
     CheckedFloat,
     CheckedInt,
@@ -73,6 +74,10 @@ class HerokuMagics(Magics):
         None,
         allow_none=True,
         help="Characters of a tool's result sent back to the model (longer ones are cut, with a note; default 20,000).",
+    ).tag(config=True)
+    image_max_bytes = CheckedInt(
+        DEFAULT_MAX_BYTES,
+        help="Largest --image sent, measured as its base64 text as Bedrock measures it (Anthropic's 5 MB); larger ones are downscaled with Pillow, or refused.",
     ).tag(config=True)
     paint_interval = CheckedFloat(
         DEFAULT_INTERVAL,
@@ -152,13 +157,17 @@ class HerokuMagics(Magics):
         options = options_from_args(args, self)
         message: Any = prompt  # the cell's text, then a part per --image
         if args.image:
-            from .images import content, image_notes
+            from .images import content
 
             namespace = self.shell.user_ns if self.shell is not None else {}
             with usage_errors():
-                message = content(prompt, *args.image, namespace=namespace, url_as_is=args.image_url_as_is)
-            for note in image_notes(message):
-                print(note)
+                message = content(
+                    prompt,
+                    *args.image,
+                    namespace=namespace,
+                    url_as_is=args.image_url_as_is,
+                    max_bytes=self.image_max_bytes,
+                )
         client = client_for(self, args.addon)
         from .cell_turn import converse
 

@@ -50,8 +50,9 @@ def run_turn(
     state: ResponseState,
     *,
     approve: Approve | None = None,
+    notices: Sequence[str] = (),
 ) -> Generator[Event, None, None]:
-    """Yield a turn's events, step after step, ending in one Done or Error.
+    """Yield a turn's events, step after step, ending in one Done or Error; ``notices`` come first.
 
     A failure after tools have run ends the turn with an :class:`Error` whose result keeps the steps
     (``result.error`` says what failed); ``KeyboardInterrupt`` passes through, the state holding
@@ -63,6 +64,8 @@ def run_turn(
     limit = options.max_tool_rounds if options.max_tool_rounds is not None else DEFAULT_MAX_TOOL_ROUNDS
     sent = list(messages)
     rounds = 0
+    for text in notices:  # e.g. an image downscaled to fit: said in the turn's footer
+        yield _folded(state, Notice(text))
     while True:
         step: ChatResult | None = None
         with closing(respond(client, sent, options, state)) as events:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import nbformat
@@ -95,3 +97,33 @@ def test_without_widgets_in_a_kernel_the_answer_is_shown_once(simulator_env: Sim
     shown = [o for o in outputs if o["output_type"] in ("stream", "display_data")]
     assert [o["output_type"] for o in shown] == ["display_data"]
     assert "only once, please" in shown[0]["data"]["text/plain"]
+
+
+MAKE_PICTURE = (
+    "import io\nfrom PIL import Image\nbuffer = io.BytesIO()\n"
+    "Image.new('RGB', (640, 320), 'red').save(buffer, format='PNG')\npicture = buffer.getvalue()"
+)
+
+
+@pytest.mark.parametrize("flags", ["", "--no-widgets"])
+def test_the_thumbnail_stays_above_the_answer_in_the_saved_notebook(
+    simulator_env: Simulator, flags: str
+) -> None:
+    # Without widgets the streamed text is cleared at the end: the thumbnail must be drawn again.
+    notebook, _ = execute(
+        "%load_ext heroku_magic", MAKE_PICTURE, f"%%heroku_chat --image picture {flags}\nWhat is it?"
+    )
+    outputs = [o for o in notebook.cells[2].outputs if o["output_type"] == "display_data"]
+    kinds = [
+        "thumbnail" if "image/png" in o["data"] else "answer" if "text/html" in o["data"] else "view"
+        for o in outputs
+    ]
+    assert kinds == (["thumbnail", "view", "answer"] if not flags else ["thumbnail", "answer"])
+    thumbnail = outputs[0]
+    assert thumbnail["metadata"]["image/png"] == {"width": 160, "height": 80}
+    assert thumbnail["data"]["text/plain"].startswith("[image: picture, ")
+    image = pytest.importorskip("PIL.Image").open(
+        io.BytesIO(base64.b64decode(thumbnail["data"]["image/png"]))
+    )
+    assert image.size == (160, 80)  # a thumbnail, not the 640x320 original
+    assert "Image 1: PNG, 640x320 pixels" in outputs[-1]["data"]["text/html"]

@@ -126,6 +126,26 @@ def test_thinking_sets_temperature_one_and_disables_top_p_with_a_note(
     assert heroku_magic.current_session().defaults.top_p == 0.5
 
 
+def test_a_model_without_vision_gets_a_note_that_images_are_refused(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    from heroku_magic.model_rules import RULES
+
+    controls = panel(shell)
+    for model in [value for _label, value in controls.model.options if value]:
+        controls.model.value = model
+        said = "takes no images" in controls.rules_note.value
+        assert said == (RULES[model].vision is False if model in RULES else False), model
+    controls.model.value = "claude-3-5-haiku"
+    assert "claude-3-5-haiku takes no images: %%heroku_chat --image is refused with it." in (
+        controls.rules_note.value
+    )
+    shell.user_ns["pic"] = b"GIF89a\x01\x00\x01\x00" + b"\x00" * 20
+    outcome = run(shell, "%%heroku_chat --no-widgets --image pic\nWhat is it?")
+    assert "claude-3-5-haiku takes no images" in str(outcome.error_in_exec)  # the note tells the truth
+    assert chat_bodies(simulator) == []
+
+
 def test_temperature_and_top_p_are_never_both_active(shell: InteractiveShell) -> None:
     controls = panel(shell)
     for choice in ("temperature", "top_p", "default"):

@@ -190,12 +190,25 @@ def test_bad_images_are_refused(simulator: Simulator, part: dict[str, Any], frag
     refused(chat(simulator, with_image(part)), fragment)
 
 
-def test_images_over_5_mb_are_refused(simulator: Simulator) -> None:
-    big = png(1, 1)
-    too_big = big + b"\x00" * (MAX_IMAGE_BYTES - len(big) + 1)
-    refused(chat(simulator, with_image(image_part(too_big, "png"))), "exceeds 5 MB")
-    at_limit = big + b"\x00" * (MAX_IMAGE_BYTES - len(big))
+def test_images_over_5_mb_of_base64_are_refused_as_bedrock_words_it(simulator: Simulator) -> None:
+    # Bedrock measures the base64 text: 3,932,160 image bytes are exactly 5 MB of base64.
+    small = png(1, 1)
+    at_limit = small + b"\x00" * (MAX_IMAGE_BYTES * 3 // 4 - len(small))
     assert "PNG, 1x1 pixels" in content(ok(chat(simulator, with_image(image_part(at_limit, "png")))))
+    over = at_limit + b"\x00"  # one byte more: four more characters of base64
+    refused(
+        chat(simulator, with_image(image_part(over, "png"))),
+        f"image exceeds 5 MB maximum: {MAX_IMAGE_BYTES + 4} bytes > {MAX_IMAGE_BYTES} bytes",
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(8001, 1), (1, 8001)])
+def test_images_over_8000_pixels_a_side_are_refused(simulator: Simulator, width: int, height: int) -> None:
+    refused(
+        chat(simulator, with_image(image_part(png(width, height), "png"))),
+        "At least one of the image dimensions exceed max allowed size: 8000 pixels",
+    )
+    assert "PNG, 8000x1 pixels" in content(ok(chat(simulator, with_image(image_part(png(8000, 1), "png")))))
 
 
 @pytest.mark.parametrize("model", [row.model_id for row in CATALOGUE if row.is_chat and not row.vision])

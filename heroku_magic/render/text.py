@@ -40,6 +40,7 @@ class TextRenderer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._section: str | None = None
+        self._notices: list[str] = []  # written as they came: the footer does not repeat them
 
     @property
     def stream(self) -> TextIO:
@@ -84,6 +85,7 @@ class TextRenderer:
             self._enter("step")
         elif isinstance(event, Notice):
             self._enter("notice")
+            self._notices.append(event.text)
             self.stream.write(terminal_text(event.text) + "\n")
         else:
             return
@@ -93,6 +95,6 @@ class TextRenderer:
         """End with the footer (and why the answer is partial, if it is)."""
         status = status_line(result, error)
         self.stream.write(("\n\n" if self._section else "") + f"-- {terminal_text(footer(result))}\n")
-        if status:
+        if status and status != " ".join(self._notices):
             self.stream.write(f"-- {status}\n")
         self.stream.flush()

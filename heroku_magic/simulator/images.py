@@ -1,10 +1,10 @@
 """``image_url`` content parts: checked the way Bedrock's Claude checks images, and measured.
 
 Heroku serves Claude through Amazon Bedrock, whose Claude API takes base64 images only (no URLs),
-PNG, JPEG, GIF or WebP, at most 5 MB each (Anthropic's vision docs; the project's notes on Heroku's
-API, §3 "Message content"). Whether Heroku itself fetches ``http(s)`` URLs is unconfirmed, so the
-simulator fails closed and refuses them. The error wordings here are the simulator's own
-(Heroku's are unconfirmed).
+PNG, JPEG, GIF or WebP, at most 5 MB of base64 and 8000 pixels a side each (Anthropic's vision docs,
+Bedrock's own errors; the project's notes on Heroku's API, §3 "Message content"). Whether Heroku
+itself fetches ``http(s)`` URLs is unconfirmed, so the simulator fails closed and refuses them. The
+size errors are worded as Bedrock's; the others are the simulator's own (Heroku's are unconfirmed).
 
 The pixel size is read from the header bytes (PNG IHDR, JPEG SOFn, GIF screen descriptor, WebP
 VP8/VP8L/VP8X), without Pillow, so the simulated answer can say what arrived.
@@ -21,7 +21,10 @@ from typing import Any
 
 from .errors import invalid
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024  # Anthropic's per-image limit (5 MB, decoded)
+# Anthropic's per-image limit, 5 MB, which Bedrock measures on the base64 text: its 400 for a 4.8 MB
+# GIF reads "image exceeds 5 MB maximum: 6405384 bytes > 5242880 bytes" (langchain-ai/langchain#21654).
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_SIDE = 8000  # Anthropic's largest width or height, in pixels
 _DATA_URL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,(.*)", re.DOTALL)
 # JPEG start-of-frame markers: C0..CF except DHT (C4), JPG (C8) and DAC (CC).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -57,14 +60,15 @@ def check_image_part(part: dict[str, Any], where: str, model_id: str, vision: bo
             f"Invalid request: {where}: the image must be a data:image/(png|jpeg|gif|webp);base64, URL"
         )
     declared, encoded = match.groups()
+    if len(encoded) > MAX_IMAGE_BYTES:
+        raise invalid(
+            f"Invalid request: {where}.image.source.base64: image exceeds 5 MB maximum: "
+            f"{len(encoded)} bytes > {MAX_IMAGE_BYTES} bytes"
+        )
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise invalid(f"Invalid request: {where}: the image is not valid base64") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid(
-            f"Invalid request: {where}: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BYTES} bytes"
-        )
     actual = sniff(data)
     if actual is None or actual != declared:
         raise invalid(
@@ -74,6 +78,11 @@ def check_image_part(part: dict[str, Any], where: str, model_id: str, vision: bo
     size = dimensions(data, actual)
     if size is None:
         raise invalid(f"Invalid request: {where}: could not process image")
+    if max(size) > MAX_SIDE:
+        raise invalid(
+            f"Invalid request: {where}.image.source.base64.data: At least one of the image dimensions "
+            f"exceed max allowed size: {MAX_SIDE} pixels"
+        )
     return Image(actual, size[0], size[1], len(data))
 
 

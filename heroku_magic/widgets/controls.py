@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..catalog import ModelInfo
+from ..model_rules import rules_for
 from ..options import (
     DEFAULT_MAX_TOOL_ROUNDS,
     EFFORTS,
@@ -283,7 +284,11 @@ class ControlsPanel:
         self.top_p.disabled = thinking or self.sampling.value != "top_p"
         if thinking:
             self.temperature.value = 1.0
-        self.rules_note.value = f"<small>ⓘ {THINKING_NOTE}</small>" if thinking else ""
+        model = self.model.value or self._attachment_model
+        notes = [THINKING_NOTE] if thinking else []
+        if model and rules_for(model).vision is False:
+            notes.append(f"{model} takes no images: %%heroku_chat --image is refused with it.")
+        self.rules_note.value = "".join(f"<small>ⓘ {html.escape(note)}</small><br>" for note in notes)
         self.session.defaults = self.options
         if self.conversation.value:
             self.session.active = self.conversation.value
