@@ -35,9 +35,13 @@ def converse(
     text_format: str = "markdown",
 ) -> ChatResult:
     """Run one turn for the cell and show it; returns its result (also stored in ``--out``)."""
+    from .model_rules import check_request
     from .render import drive
     from .result import ResponseState
 
+    if model:  # the client checks again when sending; here, before the cell shows anything
+        with usage_errors():
+            check_request(options, model, [{"role": "user", "content": prompt}])
     session = config.session
     name = args.conversation or session.active
     conversation = session.conversation(name, new=args.new)

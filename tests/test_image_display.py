@@ -176,3 +176,12 @@ def test_the_agent_refuses_images_with_its_reason(shell: InteractiveShell, simul
             "unconfirmed; send images with %%heroku_chat --image"
         )
     assert simulator.requests == []
+
+
+def test_a_model_without_vision_is_refused_before_the_cell_shows_anything(
+    shell: InteractiveShell, simulator: Simulator
+) -> None:
+    shell.user_ns["pic"] = png((2, 2))
+    error, captured = run(shell, "%%heroku_chat -m claude-3-5-haiku --image pic\nWhat is it?")
+    assert isinstance(error, UsageError) and str(error).startswith("claude-3-5-haiku takes no images")
+    assert captured.outputs == [] and simulator.requests == []
