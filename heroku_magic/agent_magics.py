@@ -13,9 +13,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 
-from .cell_arguments import agent_arguments, conversation_arguments
+from .cell_arguments import agent_arguments, conversation_arguments, magic_arguments
 from .errors import OptionsError
 from .magic_support import (
     ChatConfig,

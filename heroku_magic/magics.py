@@ -13,10 +13,16 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 from traitlets import Bool, Unicode, observe
 
-from .cell_arguments import conversation_arguments, image_arguments, request_arguments, tool_arguments
+from .cell_arguments import (
+    conversation_arguments,
+    image_arguments,
+    magic_arguments,
+    request_arguments,
+    tool_arguments,
+)
 from .config import DEFAULT_ATTACHMENT
 from .errors import APIError, ConfigurationError
 from .image_sizes import DEFAULT_MAX_BYTES

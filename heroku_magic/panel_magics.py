@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument
 from IPython.display import display
 from traitlets import Int
 
-from .cell_arguments import request_arguments
+from .cell_arguments import magic_arguments, request_arguments
 from .errors import APIError, ConfigurationError, OptionsError
 from .magic_support import (
     ChatConfig,

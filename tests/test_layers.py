@@ -8,10 +8,14 @@ packages it pulled in are read from ``sys.modules`` — what really happened, no
 
 from __future__ import annotations
 
+import inspect
 import json
 import pkgutil
 import subprocess
 import sys
+import types
+
+from IPython.core.interactiveshell import InteractiveShell
 
 import heroku_magic
 
@@ -98,3 +102,44 @@ def test_the_magic_classes_never_import_each_other() -> None:
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         loaded = set(out.stdout.replace("'", "").strip("[]\n").split(", "))
         assert name in loaded and (set(MAGIC_CLASSES) - {name}).isdisjoint(loaded), name
+
+
+def test_loading_the_extension_builds_no_argument_parser_and_help_is_ipythons() -> None:
+    # %load_ext used to build every magic's parser and help text (~90 options); now the first use does.
+    probe = (
+        "from IPython.testing.globalipapp import start_ipython\n"
+        "ip = start_ipython(); ip.run_line_magic('load_ext', 'heroku_magic')\n"
+        "from heroku_magic.magics import HerokuMagics\n"
+        "from heroku_magic.panel_magics import PanelMagics\n"
+        "from heroku_magic.agent_magics import AgentMagics\n"
+        "magics = [getattr(c, n) for c in (HerokuMagics, PanelMagics, AgentMagics) for n in dir(c)]\n"
+        "print(sum(getattr(m, 'has_arguments', False) for m in magics),"
+        " [m.__name__ for m in magics if getattr(m, 'has_arguments', False) and m.parser._parser])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split(" ", 1) == ["8", "[]\n"]
+
+
+def test_the_lazy_help_is_the_help_ipython_builds(shell: InteractiveShell) -> None:
+    from IPython.core.magic_arguments import construct_parser
+
+    from heroku_magic.agent_magics import AgentMagics
+    from heroku_magic.magics import HerokuMagics
+    from heroku_magic.panel_magics import PanelMagics
+
+    checked = []
+    for cls in (HerokuMagics, PanelMagics, AgentMagics):
+        for name in [n for n in dir(cls) if getattr(getattr(cls, n), "has_arguments", False)]:
+            func = getattr(cls, name)
+            lazy_help = func.getdoc()
+            # The oracle: IPython's own construction from the same declarations and docstring.
+            twin = types.FunctionType(func.__code__, func.__globals__, name)
+            twin.__doc__, twin.decorators = func.parser.description, func.decorators  # type: ignore[attr-defined]
+            assert lazy_help == construct_parser(twin).format_help()
+            # What ? shows (IPython's inspector reads the getdoc hook).
+            kind = "cell" if name in ("heroku_chat", "heroku_explore", "heroku_agent") else "line"
+            prefix = "%%" if kind == "cell" else "%"
+            shown = shell.object_inspect_text(prefix + name)
+            assert inspect.cleandoc(lazy_help).splitlines()[2] in shown
+            checked.append(name)
+    assert len(checked) == 8

@@ -107,7 +107,7 @@ def test_extension_loads_through_interactive_shell_app_extensions(tmp_path: Path
 
 
 def test_help_is_the_argument_parser(shell: InteractiveShell) -> None:
-    doc = shell.find_cell_magic("heroku_chat").__doc__
+    doc = shell.object_inspect_text("%%heroku_chat")  # what %%heroku_chat? shows
     for option in (
         "--model",
         "--thinking",
