@@ -117,6 +117,7 @@ class Conversation:
         already run (then the turn is kept, with its error).
         """
         options = options or ChatOptions()
+        prompt = prompt if isinstance(prompt, str) else tuple(prompt)  # a list of parts is kept as a value
         system = self.system if options.system is None else options.system
         client = client or self.client
         messages = self.messages(prompt, key=key, system=system, offered=offered_tools(client, options))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 _JSON_FENCE = re.compile(r"```(?:json)?[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL | re.IGNORECASE)
 
-Content = str | tuple[Mapping[str, Any], ...]
+Content = str | Sequence[Mapping[str, Any]]
 """A user message's content: text, or OpenAI content parts (``{"type": "text", "text": ...}``, images)."""
 
 
@@ -36,6 +36,13 @@ def content_text(content: Content) -> str:
         meta = part.get("_heroku_image")
         if part.get("type") == "image_url" and isinstance(meta, Mapping) and meta.get("label"):
             return f"[image: {meta['label']}]"
+        if part.get("type") == "image_url":  # a part built by hand: what its URL says
+            image_url = part.get("image_url")
+            url = str(image_url.get("url", "")) if isinstance(image_url, Mapping) else ""
+            head, comma, data = url.partition(",")
+            if url.startswith("data:") and comma:
+                return f"[image: {head[5:].split(';')[0] or 'data'}, {len(data) * 3 // 4:,} bytes]"
+            return f"[image: {url[:200]}]" if url else "[image]"
         return f"[{part.get('type', 'part')}]"
 
     return "\n\n".join(line(part) for part in content)

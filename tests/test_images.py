@@ -356,3 +356,19 @@ def test_magic_refuses_a_bad_image_before_sending(shell: InteractiveShell, simul
 def test_a_result_is_still_a_chat_result() -> None:
     chat = Conversation(client=FakeClient(answer("ok")))
     assert isinstance(chat.send(content("hi", GIF)), ChatResult)
+
+
+def test_parts_built_by_hand_show_as_image_lines_without_their_data() -> None:
+    encoded = base64.b64encode(GIF).decode()
+    by_hand = [
+        {"type": "text", "text": "Two pictures"},
+        {"type": "image_url", "image_url": {"url": f"data:image/gif;base64,{encoded}"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+    chat = Conversation(client=FakeClient(answer("ok")))
+    chat.send(by_hand)  # a list of parts, as the SDK takes
+    assert chat.turns[0].text == (
+        f"Two pictures\n\n[image: image/gif, {len(GIF)} bytes]\n\n[image: https://example.com/cat.png]"
+    )
+    assert encoded not in chat.to_markdown() and encoded not in history_html(chat)
+    assert chat.messages()[0]["content"] == by_hand  # sent as given

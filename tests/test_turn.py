@@ -284,8 +284,8 @@ def test_content_parts_are_sent_as_parts_and_shown_as_text() -> None:
     chat = Conversation(client=client)
     chat.send(parts)
     assert client.requests[0][0][-1] == {"role": "user", "content": [dict(p) for p in parts]}
-    assert chat.turns[0].text == "Describe this.\n\n[image_url]"
-    assert "Describe this." in chat.to_markdown() and "[image_url]" in chat.to_markdown()
+    assert chat.turns[0].text == "Describe this.\n\n[image: data, 0 bytes]"
+    assert "Describe this." in chat.to_markdown() and "[image: data, 0 bytes]" in chat.to_markdown()
     chat.send("more")
     assert client.requests[1][0][0]["content"] == [dict(p) for p in parts]  # history keeps the parts
 
