@@ -105,7 +105,18 @@ class HerokuClient:
         streaming = bool(arguments.get("stream"))
         with _translated(self.settings, timeout, "chunk" if streaming else "response body") as response:
             if streaming:
-                stream = sdk.chat.completions.create(**arguments)
+                import openai
+
+                # The SDK's own transport, retries, SSE decoding and in-band error checks, but chunks
+                # left as the dicts they arrive as: building a pydantic object per chunk was most of
+                # the kernel's time on a long answer, and the adapter reads dicts directly.
+                stream = sdk.post(
+                    "/chat/completions",
+                    body=wire_body(arguments),
+                    cast_to=object,
+                    stream=True,
+                    stream_cls=openai.Stream[object],
+                )
                 response.headers = stream.response.headers
                 request_id = response.headers.get("x-request-id")
                 # Closing the stream (also when the consumer stops early) drops the connection at once.
@@ -197,6 +208,13 @@ class AgentClient:
             request_id = response.headers.get("x-request-id")
             with stream:
                 yield from agent_events(_objects(stream), request_id=request_id)
+
+
+def wire_body(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body ``chat.completions.create(**arguments)`` sends: ``extra_body`` merged in, last."""
+    body = {key: value for key, value in arguments.items() if key != "extra_body"}
+    body.update(arguments.get("extra_body") or {})
+    return body
 
 
 def _objects(stream: Iterable[Any]) -> Iterator[Any]:

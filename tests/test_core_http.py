@@ -6,6 +6,7 @@ and what the core produced (events, results, errors, history).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import uuid
@@ -14,6 +15,9 @@ from typing import Any
 
 import openai
 import pytest
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from polling import wait_until
 
 from heroku_magic import (
@@ -830,3 +834,59 @@ def test_the_key_is_masked_in_reprs(simulator: Simulator) -> None:
     for text in (repr(config), str(config), repr(client), repr(Conversation(config))):
         assert secret not in text
     assert "key='inf-…wxyz'" in repr(config) and repr(config) in repr(client)
+
+
+# --- the streamed request body is the one the SDK's create() would send ---------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4,
+)
+_OPTION_VALUES: dict[str, Any] = {
+    "temperature": st.sampled_from([0.0, 0.5, 1.0]),
+    "max_tokens": st.integers(1, 4000),
+    "stop": st.lists(st.text(min_size=1, max_size=4), min_size=1, max_size=4).map(tuple),
+    "thinking": st.sampled_from([Thinking(1024), Thinking(2048, include_reasoning=False)]),
+    "reasoning_effort": st.sampled_from(["low", "medium", "high"]),
+    "response_format": st.sampled_from(["json_object", "text"]),
+    "developer": st.text(min_size=1, max_size=8).filter(str.strip),
+    "user": st.text(min_size=1, max_size=8),
+    "metadata": st.dictionaries(st.text(min_size=1, max_size=4), st.text(max_size=4), max_size=2),
+    "logprobs": st.booleans(),
+    "extra_body": st.dictionaries(
+        st.sampled_from(["seed", "n", "brand_new", "top_k"]), _JSON_VALUES, max_size=2
+    ),
+    "allow_ignored_params": st.booleans(),
+    "system": st.text(min_size=1, max_size=8),
+    "top_k": st.integers(1, 50),
+    "tools": st.just((get_weather,)),
+}
+
+
+@examples(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.fixed_dictionaries({}, optional=_OPTION_VALUES))
+def test_the_stream_sends_what_the_sdks_create_would_send(
+    simulator: Simulator, fields: dict[str, Any]
+) -> None:
+    from heroku_magic.client import chat_arguments
+
+    try:
+        options = ChatOptions(**fields)
+    except OptionsError:
+        assume(False)
+    messages = [{"role": "user", "content": "echo: hi"}]
+    client = HerokuClient(settings(simulator), max_retries=0)
+    before = len(chat_bodies(simulator))
+    # Refused by the server or by a pre-check: what was sent (if anything) is compared.
+    with contextlib.suppress(APIError, OptionsError):
+        list(client.events(messages, options))
+    sent = chat_bodies(simulator)[before:]
+    assume(sent)
+    # The oracle: the SDK's typed create() with the same keyword arguments.
+    sdk = openai.OpenAI(base_url=f"{simulator.url}/v1", api_key=simulator.key, max_retries=0)
+    with contextlib.suppress(openai.APIError):
+        for _chunk in sdk.chat.completions.create(**chat_arguments(options, messages, MODEL)):
+            pass
+    [ours, theirs] = chat_bodies(simulator)[before:]
+    assert ours == theirs
