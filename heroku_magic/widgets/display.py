@@ -31,9 +31,23 @@ EMPTY_VIEW = {
 }
 
 
+_SHARED: list[widgets.Layout] = []
+
+
+def shared_layout() -> widgets.Layout:
+    """One default Layout for every live view of the kernel: opened once, never closed.
+
+    Each view would otherwise open and close a Layout model of its own: two of the ~10 messages a
+    cell sends besides its paints.
+    """
+    if not _SHARED:
+        _SHARED.append(widgets.Layout())
+    return _SHARED[0]
+
+
 def close_widgets(root: widgets.Widget) -> None:
-    """Close a widget, every widget inside it, and their layout and style widgets."""
-    seen: set[int] = set()
+    """Close a widget, every widget inside it, and their layout and style widgets (not the shared layout)."""
+    seen: set[int] = {id(layout) for layout in _SHARED}
     pending = [root]
     while pending:
         widget = pending.pop()

@@ -27,7 +27,7 @@ from ..paint import PaintScheduler
 from ..render.live import LivePatcher
 from ..render.markdown import code_css
 from ..result import ResponseState
-from .display import release, widget_bundle
+from .display import release, shared_layout, widget_bundle
 
 HERE = Path(__file__).parent
 # The first-paint delay is logged for the benchmark (and for anyone asking "why is it slow?").
@@ -55,7 +55,7 @@ class ChatView(anywidget.AnyWidget):
     note = traitlets.Unicode("").tag(sync=True)  # replaces the status (e.g. why a card was not sent)
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(key=uuid.uuid4().hex, **kwargs)
+        super().__init__(key=uuid.uuid4().hex, layout=shared_layout(), **kwargs)
 
 
 class LiveView:
