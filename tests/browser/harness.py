@@ -608,6 +608,38 @@ def open_notebook(
         context.close()
 
 
+@contextlib.contextmanager
+def own_notebook(
+    browser: Browser,
+    lab: Lab,
+    artifacts: Path,
+    name: str,
+    workspace: str,
+    sources: tuple[str, ...],
+    *,
+    run_first: tuple[int, ...] = (0,),
+    failure_shot: str = "browser-failure.png",
+) -> Iterator[NotebookPage]:
+    """A notebook of ``sources`` written for one test module and open as `open_notebook` opens it; removed after."""
+    path = lab.root / name
+    write_notebook(path, sources)
+    try:
+        with open_notebook(
+            browser,
+            lab,
+            artifacts,
+            name,
+            workspace,
+            len(sources),
+            run_first=run_first,
+            failure_shot=failure_shot,
+        ) as nb:
+            yield nb
+    finally:  # the page is closed: nothing saves it again
+        path.unlink(missing_ok=True)
+        (lab.root / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb").unlink(missing_ok=True)
+
+
 def describe_samples(samples: list[Sample], limit: int = 60) -> str:
     """The samples as compact lines (each change of what the view shows), for assertion messages."""
     lines, previous = [], None

@@ -42,8 +42,7 @@ from .harness import (
     Sample,
     describe_samples,
     first_sample,
-    open_notebook,
-    write_notebook,
+    own_notebook,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -81,22 +80,10 @@ SEARCH_SUMMARY = re.compile(
 @pytest.fixture(scope="module")
 def notebook(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[NotebookPage]:
     """The agents notebook open in Chromium, with the extension loaded; removed from the root after."""
-    path = lab.root / AGENTS_NOTEBOOK
-    write_notebook(path, AGENT_CELLS)
-    try:
-        with open_notebook(
-            browser,
-            lab,
-            artifacts,
-            AGENTS_NOTEBOOK,
-            AGENTS_WORKSPACE,
-            len(AGENT_CELLS),
-            failure_shot=FAILURE_SHOT,
-        ) as nb:
-            yield nb
-    finally:  # the page is closed: nothing saves it again
-        path.unlink(missing_ok=True)
-        (lab.root / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb").unlink(missing_ok=True)
+    with own_notebook(
+        browser, lab, artifacts, AGENTS_NOTEBOOK, AGENTS_WORKSPACE, AGENT_CELLS, failure_shot=FAILURE_SHOT
+    ) as nb:
+        yield nb
 
 
 @pytest.fixture(autouse=True)

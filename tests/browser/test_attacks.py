@@ -37,12 +37,17 @@ from .harness import (
     ATTACK_EXPLORE_CELL,
     ATTACKS_NOTEBOOK,
     ATTACKS_WORKSPACE,
+    CELL,
+    ERRORS,
     HISTORY_CELL,
     HISTORY_CHAT_CELL,
+    KERNEL_IDLE,
+    KERNEL_READY_TIMEOUT_MS,
     NOTEBOOK,
     PANELS_NOTEBOOK,
     PWNED,
     SHOWCASE_CELL,
+    STATIC,
     TEX_CELL,
     THINKING_CELL,
     TOOL_ATTACK_CELL,
@@ -55,29 +60,16 @@ from .harness import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-KERNEL_READY_TIMEOUT_MS = 30_000
 RUN_TIMEOUT = 60.0  # seconds for all cells to finish (they take ~15 s)
 SETTLE_TIMEOUT_MS = 15_000
 SHOT = "browser-attacks.png"
 SHOT_END = "browser-attacks-end.png"
 FAILURE_SHOT = "browser-attacks-failure.png"
 
-CELL = ".jp-Notebook .jp-Cell"
-STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
-ERRORS = (
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
-)
 WIDGET_ERRORS = ("model not found", "Error displaying widget", "Loading widget")
 # The live view's browser code. anywidget imports it from a blob: URL (same origin as the page).
 ESM = Path(heroku_magic.__file__).parent / "widgets" / "chat_view.js"
 
-KERNEL_IDLE = """(cells) => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle' && !!panel.content && panel.content.widgets.length === cells;
-}"""
 
 # Every output of the notebook rendered, and MathJax done with every math element we emitted.
 SETTLED = """(cells) => {

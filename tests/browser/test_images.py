@@ -20,7 +20,7 @@ from playwright.sync_api import Browser
 
 from heroku_magic.simulator import Simulator
 
-from .harness import STATIC, Lab, NotebookPage, open_notebook, write_notebook
+from .harness import STATIC, Lab, NotebookPage, own_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -58,23 +58,17 @@ READ_IMAGES = """([cell, selector]) => {
 @pytest.fixture(scope="module")
 def notebook(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[NotebookPage]:
     """The images notebook open in Chromium, its picture made; removed from the root after."""
-    path = lab.root / IMAGES_NOTEBOOK
-    write_notebook(path, IMAGE_CELLS)
-    try:
-        with open_notebook(
-            browser,
-            lab,
-            artifacts,
-            IMAGES_NOTEBOOK,
-            IMAGES_WORKSPACE,
-            len(IMAGE_CELLS),
-            run_first=(0, 1),
-            failure_shot="browser-images-failure.png",
-        ) as nb:
-            yield nb
-    finally:
-        path.unlink(missing_ok=True)
-        (lab.root / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb").unlink(missing_ok=True)
+    with own_notebook(
+        browser,
+        lab,
+        artifacts,
+        IMAGES_NOTEBOOK,
+        IMAGES_WORKSPACE,
+        IMAGE_CELLS,
+        run_first=(0, 1),
+        failure_shot="browser-images-failure.png",
+    ) as nb:
+        yield nb
 
 
 def test_the_thumbnail_of_the_picture_sent_shows_above_the_answer(

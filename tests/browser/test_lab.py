@@ -20,21 +20,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from .harness import CHAT_CELL, CHAT_PROMPT, XSS_CELL, Lab
+from .harness import CHAT_CELL, CHAT_PROMPT, ERRORS, KERNEL_READY_TIMEOUT_MS, STATIC, XSS_CELL, Lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-KERNEL_READY_TIMEOUT_MS = 30_000
 RUN_TIMEOUT = 40.0  # seconds for all cells to finish (they take ~5 s)
 SAMPLE_EVERY_MS = 30
 
-# Selectors inside one cell. The static result (sanitized HTML) is a direct output of the cell; the
-# live view's HTML lives deeper, inside its widget.
-STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
-ERRORS = (
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
-)
 
 KERNEL_IDLE = """() => {
   const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;

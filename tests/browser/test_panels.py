@@ -26,21 +26,26 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from heroku_magic.simulator import Simulator
 
 from .harness import (
+    CELL,
+    CELL_TIMEOUT,
     CONTROLS_CELL,
+    ERRORS,
     EXPLORE_CELL,
     EXPLORE_WORDS,
+    KERNEL_IDLE,
+    KERNEL_READY_TIMEOUT_MS,
     PANEL_CELLS,
     PANEL_CHAT_CELL,
     PANELS_NOTEBOOK,
     PANELS_WORKSPACE,
     RATE_LIMITED_CELL,
+    RUN_CELL,
+    STATIC,
     Lab,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-KERNEL_READY_TIMEOUT_MS = 30_000
-CELL_TIMEOUT = 30.0  # seconds for one cell to leave its result (the explore cell takes ~6 s)
 SAMPLE_EVERY_MS = 30
 GROWTH_WINDOW_MS = 300  # a card "is streaming" at a sample when its text grows within this window
 CARDS = 4
@@ -49,28 +54,6 @@ SHOT = "browser-panels.png"
 FAILURE_SHOT = "browser-panels-failure.png"
 THINKING_LABEL = "claude-4-5-sonnet · thinking, vision, tools"
 
-CELL = ".jp-Notebook .jp-Cell"
-STATIC = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-RenderedHTMLCommon"
-ERRORS = (
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.error"], '
-    '.jp-Cell-outputArea [data-mime-type="application/vnd.jupyter.stderr"]'
-)
-
-KERNEL_IDLE = """(cells) => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const kernel = panel && panel.sessionContext && panel.sessionContext.session
-    && panel.sessionContext.session.kernel;
-  return !!kernel && kernel.status === 'idle' && !!panel.content && panel.content.widgets.length === cells;
-}"""
-
-# Select cell ``index`` alone and run it; with ``wait`` the promise resolves when it has finished.
-RUN_CELL = """async ([index, wait]) => {
-  const notebook = window.jupyterapp.shell.currentWidget.content;
-  notebook.activeCellIndex = index;
-  notebook.deselectAll();
-  const done = window.jupyterapp.commands.execute('notebook:run-cell');
-  if (wait) await done;
-}"""
 
 # Runs in the page: every ``every`` ms, each explore card's answer length and position.
 SAMPLER = """([cellIndex, every]) => {
