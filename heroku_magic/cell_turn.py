@@ -50,8 +50,9 @@ def converse(
     session.record_request(options, model)
     one_off = getattr(args, "no_history", False)
     state = ResponseState()  # the stream folds its events into it; the live view reads it
-    show_images(prompt)  # above the answer, as outputs of their own: the static output leaves them
-    live, renderers = _renderers(config, args, model, state, text_format, prompt)
+    images = image_outputs(prompt)
+    show(images)  # above the answer, as outputs of their own: the static output leaves them
+    live, renderers = _renderers(config, args, model, state, text_format, images)
     approve = _approver(live) if getattr(args, "confirm", False) else None
     if one_off:
         events = _one_off(conversation, prompt, options, client, state, approve)
@@ -81,21 +82,29 @@ def converse(
     return result
 
 
-def show_images(prompt: Content) -> None:
-    """A thumbnail of each image sent (the product's own ``image/png``), or its ``[image: ...]`` line."""
+def image_outputs(prompt: Content) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """An output per image sent: its thumbnail (the product's own ``image/png``), or its ``[image: ...]`` line."""
     from .events import content_text
     from .image_sizes import thumbnail
     from .images import image_parts
 
+    outputs: list[tuple[dict[str, str], dict[str, Any]]] = []
     for part in image_parts(prompt):
         line = content_text((part,))
         small = thumbnail(part)
         if small is None:
-            publish({"text/plain": line}, {})
+            outputs.append(({"text/plain": line}, {}))
             continue
         png, width, height = small
         data = {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": line}
-        publish(data, {"image/png": {"width": width, "height": height}})
+        outputs.append((data, {"image/png": {"width": width, "height": height}}))
+    return outputs
+
+
+def show(outputs: list[tuple[dict[str, str], dict[str, Any]]]) -> None:
+    """Display outputs made earlier (each a MIME bundle and its metadata)."""
+    for data, metadata in outputs:
+        publish(data, metadata)
 
 
 def _renderers(
@@ -104,7 +113,7 @@ def _renderers(
     model: str | None,
     state: ResponseState,
     text_format: str,
-    prompt: Content,
+    images: list[tuple[dict[str, str], dict[str, Any]]],
 ) -> tuple[LiveView | None, list[Renderer]]:
     from .render.static import StaticRenderer
     from .render.text import TextRenderer
@@ -120,7 +129,7 @@ def _renderers(
     if type(config.shell).__name__ == "TerminalInteractiveShell":
         return None, [TextRenderer()]
     if getattr(config.shell, "kernel", None) is not None:
-        return None, [TextRenderer(), _ClearStreamed(lambda: show_images(prompt)), static]
+        return None, [TextRenderer(), _ClearStreamed(lambda: show(images)), static]
     return None, [static, TextRenderer()]
 
 

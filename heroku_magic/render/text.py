@@ -7,6 +7,7 @@ newline and tab are dropped before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from typing import TextIO
@@ -40,7 +41,6 @@ class TextRenderer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
         self._section: str | None = None
-        self._notices: list[str] = []  # written as they came: the footer does not repeat them
 
     @property
     def stream(self) -> TextIO:
@@ -85,7 +85,6 @@ class TextRenderer:
             self._enter("step")
         elif isinstance(event, Notice):
             self._enter("notice")
-            self._notices.append(event.text)
             self.stream.write(terminal_text(event.text) + "\n")
         else:
             return
@@ -93,8 +92,9 @@ class TextRenderer:
 
     def close(self, result: ChatResult, error: BaseException | None) -> None:
         """End with the footer (and why the answer is partial, if it is)."""
-        status = status_line(result, error)
+        # The notices were written as they came: the status line does not repeat them.
+        status = status_line(dataclasses.replace(result, notices=()), error)
         self.stream.write(("\n\n" if self._section else "") + f"-- {terminal_text(footer(result))}\n")
-        if status and status != " ".join(self._notices):
+        if status:
             self.stream.write(f"-- {status}\n")
         self.stream.flush()
