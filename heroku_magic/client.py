@@ -105,18 +105,9 @@ class HerokuClient:
         streaming = bool(arguments.get("stream"))
         with _translated(self.settings, timeout, "chunk" if streaming else "response body") as response:
             if streaming:
-                import openai
-
-                # The SDK's own transport, retries, SSE decoding and in-band error checks, but chunks
-                # left as the dicts they arrive as: building a pydantic object per chunk was most of
-                # the kernel's time on a long answer, and the adapter reads dicts directly.
-                stream = sdk.post(
-                    "/chat/completions",
-                    body=wire_body(arguments),
-                    cast_to=object,
-                    stream=True,
-                    stream_cls=openai.Stream[object],
-                )
+                # Chunks left as the dicts they arrive as: building a pydantic object per chunk was
+                # most of the kernel's time on a long answer, and the adapter reads dicts directly.
+                stream = _json_stream(sdk, "/chat/completions", wire_body(arguments))
                 response.headers = stream.response.headers
                 request_id = response.headers.get("x-request-id")
                 # Closing the stream (also when the consumer stops early) drops the connection at once.
@@ -190,14 +181,7 @@ class AgentClient:
         with _translated(self.settings, timeout, "event") as response:
             for attempt in range(retries + 1):
                 try:
-                    stream = sdk.post(
-                        "/agents/heroku",
-                        body=body,
-                        cast_to=object,
-                        stream=True,
-                        stream_cls=openai.Stream[object],
-                        options={"headers": {"Accept": "text/event-stream"}},
-                    )
+                    stream = _json_stream(sdk, "/agents/heroku", body, {"Accept": "text/event-stream"})
                     break
                 except openai.RateLimitError as exc:  # nothing ran yet: safe to send again
                     if attempt == retries:
@@ -208,6 +192,22 @@ class AgentClient:
             request_id = response.headers.get("x-request-id")
             with stream:
                 yield from agent_events(_objects(stream), request_id=request_id)
+
+
+def _json_stream(
+    sdk: openai.OpenAI, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> openai.Stream[object]:
+    """POST ``body`` and stream the server-sent events' JSON objects as plain dicts.
+
+    The SDK's own transport, retries, SSE decoding and in-band error checks, without a typed object
+    built per event.
+    """
+    import openai
+
+    options: Any = {"headers": dict(headers)} if headers else {}
+    return sdk.post(
+        path, body=body, cast_to=object, stream=True, stream_cls=openai.Stream[object], options=options
+    )
 
 
 def wire_body(arguments: Mapping[str, Any]) -> dict[str, Any]:
