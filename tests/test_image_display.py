@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from heroku_magic.image_sizes import (
     DEFAULT_MAX_BYTES,
@@ -27,6 +25,7 @@ from heroku_magic.simulator import Simulator
 
 PIL_Image = pytest.importorskip("PIL.Image")
 from pictures import GIF, jpeg, noise_png, png  # noqa: E402
+from test_magics import Run  # noqa: E402
 
 
 def sent_image(simulator: Simulator) -> bytes:
@@ -35,12 +34,6 @@ def sent_image(simulator: Simulator) -> bytes:
     assert last is not None
     url = last["messages"][-1]["content"][-1]["image_url"]["url"]
     return base64.b64decode(url.partition(",")[2], validate=True)
-
-
-def run(ip: InteractiveShell, source: str) -> tuple[BaseException | None, Any]:
-    with capture_output() as captured:
-        result = ip.run_cell(source)
-    return result.error_in_exec or result.error_before_exec, captured
 
 
 # -- thumbnails -------------------------------------------------------------------------------------
@@ -88,10 +81,10 @@ def test_the_client_and_the_simulator_agree_on_the_5_mb_of_base64(
     at_limit = GIF + b"\x00" * (DEFAULT_MAX_BYTES * 3 // 4 - len(GIF))
     assert len(base64.b64encode(at_limit)) == DEFAULT_MAX_BYTES
     shell.user_ns["at_limit"], shell.user_ns["over"] = at_limit, at_limit + b"\x00"
-    error, _ = run(shell, "%%heroku_chat --no-widgets --image at_limit\nWhat is it?")
+    error = Run(shell, "%%heroku_chat --no-widgets --image at_limit\nWhat is it?").error
     assert error is None and sent_image(simulator) == at_limit  # the simulator took it too
     simulator.reset()
-    error, _ = run(shell, "%%heroku_chat --no-widgets --image over\nWhat is it?")
+    error = Run(shell, "%%heroku_chat --no-widgets --image over\nWhat is it?").error
     assert isinstance(error, UsageError) and "over the 5 MB limit" in str(error)
     assert simulator.requests == []  # refused before sending, as the server would have
 
@@ -101,7 +94,8 @@ def test_an_image_wider_than_8000_pixels_is_downscaled_and_accepted(
 ) -> None:
     wide = png((MAX_SIDE + 1, 3))
     shell.user_ns["wide"] = wide
-    error, captured = run(shell, "%%heroku_chat --no-widgets --image wide\nWhat is it?")
+    captured = Run(shell, "%%heroku_chat --no-widgets --image wide\nWhat is it?")
+    error = captured.error
     assert error is None
     sent = PIL_Image.open(io.BytesIO(sent_image(simulator)))
     assert max(sent.size) <= MAX_SIDE
@@ -128,7 +122,8 @@ def test_the_cell_shows_a_thumbnail_per_image_above_the_answer(
     shell: InteractiveShell, simulator: Simulator
 ) -> None:
     shell.user_ns["photo"], shell.user_ns["chart"] = jpeg((1200, 600)), png((30, 90))
-    error, captured = run(shell, "%%heroku_chat --no-widgets --image photo --image chart\nCompare them")
+    captured = Run(shell, "%%heroku_chat --no-widgets --image photo --image chart\nCompare them")
+    error = captured.error
     assert error is None
     outputs = captured.outputs
     images = [o for o in outputs if "image/png" in o.data]
@@ -154,7 +149,8 @@ def test_a_downscale_is_said_in_the_footer_not_printed(shell: InteractiveShell, 
     data = noise_png(120)
     shell.run_line_magic("config", f"HerokuMagics.image_max_bytes = {encoded_size(len(data)) // 3}")
     shell.user_ns["big"] = data
-    error, captured = run(shell, "%%heroku_chat --no-widgets --image big\nHi")
+    captured = Run(shell, "%%heroku_chat --no-widgets --image big\nHi")
+    error = captured.error
     assert error is None
     turn = shell.magics_manager.registry["HerokuMagics"].session.conversation().turns[0]
     note = turn.content[1][META]["note"]
@@ -169,7 +165,7 @@ def test_a_downscale_is_said_in_the_footer_not_printed(shell: InteractiveShell, 
 def test_the_agent_refuses_images_with_its_reason(shell: InteractiveShell, simulator: Simulator) -> None:
     shell.user_ns["pic"] = png((2, 2))
     for flags in ("--image pic", "--image-url-as-is"):
-        error, _ = run(shell, f"%%heroku_agent {flags}\nWhat is it?")
+        error = Run(shell, f"%%heroku_agent {flags}\nWhat is it?").error
         assert isinstance(error, UsageError)
         assert str(error) == (
             "%%heroku_agent does not take --image: whether Heroku's agents endpoint accepts images is "
@@ -182,6 +178,7 @@ def test_a_model_without_vision_is_refused_before_the_cell_shows_anything(
     shell: InteractiveShell, simulator: Simulator
 ) -> None:
     shell.user_ns["pic"] = png((2, 2))
-    error, captured = run(shell, "%%heroku_chat -m claude-3-5-haiku --image pic\nWhat is it?")
+    captured = Run(shell, "%%heroku_chat -m claude-3-5-haiku --image pic\nWhat is it?")
+    error = captured.error
     assert isinstance(error, UsageError) and str(error).startswith("claude-3-5-haiku takes no images")
     assert captured.outputs == [] and simulator.requests == []

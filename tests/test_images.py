@@ -18,7 +18,6 @@ from fakes import FakeClient, answer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
 from heroku_magic import ChatResult, Conversation
 from heroku_magic.errors import OptionsError
@@ -30,6 +29,7 @@ from heroku_magic.simulator import Simulator
 
 PIL_Image = pytest.importorskip("PIL.Image")
 from pictures import GIF, decoded, noise_png, png  # noqa: E402
+from test_magics import Run  # noqa: E402
 
 WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 16
 BMP = b"BM" + b"\x00" * 40
@@ -314,22 +314,14 @@ def test_no_base64_in_markdown_or_html(tmp_path: Path) -> None:
 # -- the magic ---------------------------------------------------------------------------------------
 
 
-def _run(ip: InteractiveShell, source: str) -> tuple[BaseException | None, str, str]:
-    with capture_output() as captured:
-        result = ip.run_cell(source)
-    html = "\n".join(o.data.get("text/html", "") for o in captured.outputs)
-    return result.error_in_exec or result.error_before_exec, captured.stdout, html
-
-
 def test_magic_sends_the_cell_then_the_images(
     shell: InteractiveShell, simulator: Simulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "cat.png"
     path.write_bytes(png())
     shell.user_ns["raw"] = GIF
-    error, _stdout, html = _run(
-        shell, f"%%heroku_chat --no-widgets --image {path} --image raw\nWhat is it?\n"
-    )
+    run = Run(shell, f"%%heroku_chat --no-widgets --image {path} --image raw\nWhat is it?\n")
+    error, html = run.error, run.html
     last = simulator.last_request
     assert last is not None, error
     user = last["messages"][-1]
@@ -347,7 +339,7 @@ def test_magic_sends_the_cell_then_the_images(
 def test_magic_refuses_a_bad_image_before_sending(shell: InteractiveShell, simulator: Simulator) -> None:
     from IPython.core.error import UsageError
 
-    error, _stdout, _html = _run(shell, "%%heroku_chat --image nowhere.png\nHi\n")
+    error = Run(shell, "%%heroku_chat --image nowhere.png\nHi\n").error
     assert isinstance(error, UsageError)
     assert str(error).startswith("--image nowhere.png: no such file")
     assert not simulator.requests
