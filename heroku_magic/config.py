@@ -8,6 +8,7 @@ like ``INFERENCE_CYAN`` or ``DIFFUSION``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -161,12 +162,20 @@ class Settings:
 
 
 def normalize_attachment(name: str) -> str:
-    """``inference-cyan`` or ``INFERENCE_CYAN_URL`` -> ``INFERENCE_CYAN``."""
-    name = name.strip().upper().replace("-", "_")
+    """``inference-cyan`` or ``INFERENCE_CYAN_URL`` -> ``INFERENCE_CYAN``; ConfigurationError for what no attachment is called."""
+    prefix = name.strip().upper().replace("-", "_")
     for suffix in ("_URL", "_KEY", "_MODEL_ID"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+        if prefix.endswith(suffix):
+            prefix = prefix[: -len(suffix)]
+            break
+    # Heroku names attachments with capital letters, digits and underscores, a letter first: the
+    # prefix of their config vars. Anything else would only fail later as "_URL is not set".
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", prefix):
+        raise ConfigurationError(
+            f"{name!r} is not an add-on attachment name: use the prefix of its config vars, "
+            "such as INFERENCE or INFERENCE_CYAN (`heroku addons -a APP` lists them)"
+        )
+    return prefix
 
 
 def attachments(environ: Mapping[str, str] | None = None) -> list[str]:

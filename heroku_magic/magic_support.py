@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 from traitlets import Float, Int, TraitType, Unicode
 
+from .config import normalize_attachment
 from .errors import ConfigurationError, OptionsError
 from .options import ChatOptions, Thinking, parse_effort
 
@@ -243,9 +244,11 @@ def check_setting(owner: Any, name: str, value: Any) -> Any:
         elif name == "image_max_bytes":
             if value < 1024:
                 raise OptionsError(f"image_max_bytes must be at least 1024 bytes, got {value}")
+        elif name == "attachment":
+            normalize_attachment(value)
         else:
             ChatOptions(**{name: value})
-    except OptionsError as exc:
+    except (OptionsError, ConfigurationError) as exc:
         raise UsageError(f"HerokuMagics.{name}: {exc}; it stays {getattr(owner, name)!r}") from None
     return value
 

@@ -65,7 +65,7 @@ class HerokuMagics(Magics):
     max_tokens = CheckedInt(None, allow_none=True, help="Default maximum number of tokens to generate.").tag(
         config=True
     )
-    attachment = Unicode(
+    attachment = CheckedUnicode(
         DEFAULT_ATTACHMENT,
         help="Config-var prefix of the add-on attachment (INFERENCE, INFERENCE_CYAN, ...).",
     ).tag(config=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from heroku_magic import ConfigurationError, Settings
 from heroku_magic.config import Secret, attachments, mask_key, normalize_attachment
@@ -43,6 +45,27 @@ def test_diffusion_prefix() -> None:
     env = {"DIFFUSION_URL": "https://d.test", "DIFFUSION_KEY": KEY}
     assert Settings.from_env("DIFFUSION", environ=env).url == "https://d.test"
     assert normalize_attachment("diffusion_key") == "DIFFUSION"
+
+
+# Names as people type them: the attachment (any case, dashes), or one of its config vars.
+typed_names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,20}(_URL|_KEY|_MODEL_ID|_url)?", fullmatch=True)
+
+
+@given(st.one_of(typed_names, st.text(max_size=30)))
+def test_an_attachment_name_is_a_config_var_prefix_or_refused_with_its_name(name: str) -> None:
+    try:
+        prefix = normalize_attachment(name)
+    except ConfigurationError as exc:
+        assert repr(name) in str(exc) and "INFERENCE_CYAN" in str(exc)
+        # Refused only when no shell variable could be named after it (Python's identifier rules
+        # on the ASCII, upper-cased name are the oracle).
+        guess = name.strip().upper().replace("-", "_")
+        assert not (guess.isascii() and guess.isidentifier() and guess[0].isalpha())
+        return
+    assert prefix.isascii() and prefix.isidentifier() and prefix[0].isalpha() and prefix == prefix.upper()
+    assert normalize_attachment(prefix) == prefix
+    env = {f"{prefix}_URL": "https://c.test", f"{prefix}_KEY": KEY}
+    assert Settings.from_env(name, environ=env).attachment == prefix
 
 
 def test_missing_variables_name_them_and_how_to_get_them() -> None:

@@ -445,6 +445,8 @@ def test_a_key_no_header_can_carry_is_one_line_that_never_shows_it(
         ("paint_interval = float('nan')", "paint_interval must be a finite number of seconds, 0 or more"),
         ("model = ''", "model must be a non-empty model id, got ''; it stays None"),
         ("tool_result_limit = 5", "tool_result_limit must be at least 100, got 5; it stays None"),
+        ("attachment = 'my add-on'", "'my add-on' is not an add-on attachment name"),
+        ("attachment = ''", "'' is not an add-on attachment name"),
     ],
 )
 def test_config_refuses_what_a_request_would_refuse_and_keeps_the_value(
