@@ -170,6 +170,7 @@ async def _sse(
     ``stall`` fault's long wait.
     """
     state.active_streams += 1
+    state.peak_streams = max(state.peak_streams, state.active_streams)
     try:
         await asyncio.sleep(state.config.ttft)
         trigger = fault["after_chunks"] if fault is not None and fault.kind in STREAM_FAULTS else -1

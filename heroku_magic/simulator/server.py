@@ -124,6 +124,11 @@ class Simulator:
         """How many streaming responses are being generated right now."""
         return self._state.active_streams
 
+    @property
+    def peak_streams(self) -> int:
+        """The most streaming responses generated at once since the last reset (concurrency, counted)."""
+        return self._state.peak_streams
+
     def inject(self, kind: str, times: int = 1, **params: Any) -> Fault:
         """Apply fault ``kind`` to the next ``times`` chat/agents requests (see `faults`)."""
         return self._state.faults.inject(kind, times, **params)

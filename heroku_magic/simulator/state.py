@@ -54,6 +54,7 @@ class SimulatorState:
     config: SimulatorConfig
     faults: FaultQueue = field(default_factory=FaultQueue)
     active_streams: int = field(default=0, init=False)  # changed only on the server's event loop
+    peak_streams: int = field(default=0, init=False)  # the most active at once since the last reset
     _requests: list[RecordedRequest] = field(default_factory=list, init=False)
     _window: deque[float] = field(default_factory=deque, init=False)  # times of recent chat/agents requests
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -97,4 +98,5 @@ class SimulatorState:
             self._requests.clear()
             self._window.clear()
         self.faults.clear()
+        self.peak_streams = self.active_streams
         self.config.ttft, self.config.interval, self.config.tool_latency = self._pacing
