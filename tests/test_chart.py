@@ -22,7 +22,16 @@ from hypothesis import strategies as st
 
 from heroku_magic.events import ChatResult, Usage
 from heroku_magic.explore import Configuration, ExploreResults, Outcome
-from heroku_magic.render.chart import FIGSIZE, MAX_TICK_LABELS, PANELS, comparison_figure, comparison_png
+from heroku_magic.render.chart import (
+    FIGSIZE,
+    MAX_TICK_LABELS,
+    PANELS,
+    _plain_context,
+    comparison_figure,
+    comparison_png,
+    comparison_sketch,
+    drawn,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYS = [key for key, _ in PANELS]
@@ -60,6 +69,30 @@ def decoded(png: bytes) -> Any:
     import matplotlib.image
 
     return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+
+def drawn_whole(figure: Any) -> Any:
+    """The figure as matplotlib draws it whole, RGBA bytes (the oracle for the chart's partial drawing)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    with _plain_context():  # the rc settings the chart draws under
+        canvas.draw()
+    return np.asarray(canvas.buffer_rgba())
+
+
+def assert_drawn_whole(png: bytes, figure: Any) -> None:
+    """The PNG shows what a full redraw of ``figure`` shows: no pixel off by more than anti-aliasing."""
+    import numpy as np
+
+    shown = np.rint(decoded(png) * 255).astype(int)
+    whole = drawn_whole(figure).astype(int)
+    assert shown.shape == whole.shape
+    off = np.abs(shown - whole).max(axis=2) > 64  # a missing label or bar is off by ~255
+    assert not off.any(), (
+        f"{off.sum()} pixels differ from a full redraw, around {np.argwhere(off)[:5].tolist()}"
+    )
 
 
 def bars(figure: Any) -> list[dict[int, Any]]:
@@ -105,9 +138,9 @@ def test_bar_heights_are_the_rows_values_and_failures_are_marked() -> None:
     rows = results.rows()
     figure = comparison_figure(results)
     assert [ax.get_title() for ax in figure.axes] == [title for _, title in PANELS]
-    for key, drawn, marked in zip(KEYS, bars(figure), marks(figure), strict=True):
-        assert sorted(drawn) == [i for i in range(8) if i != 7]
-        for index, patch in drawn.items():
+    for key, shown, marked in zip(KEYS, bars(figure), marks(figure), strict=True):
+        assert sorted(shown) == [i for i in range(8) if i != 7]
+        for index, patch in shown.items():
             assert patch.get_height() == pytest.approx(rows[index][key])
         assert marked == {7: "error"}
 
@@ -119,16 +152,16 @@ def test_the_last_axis_is_the_colour_and_the_others_are_the_ticks() -> None:
     assert ticks(figure) == [["claude-4-sonnet", "claude-3-7-sonnet"]] * 3
     assert legend(figure) == ["temperature=0", "temperature=0.5", "temperature=1", "temperature=1.5"]
     assert figure.get_supxlabel() == "model"
-    drawn = bars(figure)[0]
+    panel_bars = bars(figure)[0]
     # Each model's bars cluster around its tick, in temperature order, one colour per temperature.
-    for index, patch in drawn.items():
+    for index, patch in panel_bars.items():
         model, temperature = divmod(index, 4)
         centre = patch.get_x() + patch.get_width() / 2
         assert abs(centre - model) < 0.5
-        assert patch.get_facecolor() == drawn[temperature].get_facecolor()
-    centres = [drawn[i].get_x() for i in range(4)]
+        assert patch.get_facecolor() == panel_bars[temperature].get_facecolor()
+    centres = [panel_bars[i].get_x() for i in range(4)]
     assert centres == sorted(centres)
-    assert len({drawn[i].get_facecolor() for i in range(4)}) == 4
+    assert len({panel_bars[i].get_facecolor() for i in range(4)}) == 4
 
 
 @needs_matplotlib
@@ -184,11 +217,11 @@ def test_too_many_values_on_the_last_axis_give_one_bar_per_configuration() -> No
     assert len(labels) == 24 and step > 1
     assert [label for n, label in enumerate(labels) if n % step] == [""] * (24 - len(labels[::step]))
     assert labels[::step] == [f"{model}, {t:g}" for model in "ab" for t in temperatures][::step]
-    drawn = bars(figure)[0]
-    assert [drawn[i].get_height() for i in range(24)] == pytest.approx(
+    panel_bars = bars(figure)[0]
+    assert [panel_bars[i].get_height() for i in range(24)] == pytest.approx(
         [r["latency_s"] for r in results.rows()]
     )
-    assert len({patch.get_facecolor() for patch in drawn.values()}) == 1
+    assert len({patch.get_facecolor() for patch in panel_bars.values()}) == 1
 
 
 @needs_matplotlib
@@ -269,14 +302,16 @@ def explore_results(draw: st.DrawFn) -> ExploreResults:
 def test_any_results_give_a_valid_png_and_bars_that_match_the_rows(results: ExploreResults) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing leaks into the notebook either
-        png = comparison_png(results)
-        figure = comparison_figure(results)
+        sketch = drawn(comparison_sketch([outcome.configuration for outcome in results]))
+        png = comparison_png(results, sketch)  # as a grid draws it: over the frame drawn meanwhile
+        figure = sketch.figure
     assert png is not None and png.startswith(PNG_SIGNATURE)
     assert decoded(png).shape[:2] == (300, 900)
+    assert_drawn_whole(png, figure)
     rows = results.rows()
-    for key, drawn, marked in zip(KEYS, bars(figure), marks(figure), strict=True):
-        assert set(drawn) | set(marked) == set(range(len(results))) and not set(drawn) & set(marked)
-        for index, patch in drawn.items():
+    for key, shown, marked in zip(KEYS, bars(figure), marks(figure), strict=True):
+        assert set(shown) | set(marked) == set(range(len(results))) and not set(shown) & set(marked)
+        for index, patch in shown.items():
             assert results[index].error is None
             assert patch.get_height() == pytest.approx(rows[index][key])
         for index, mark in marked.items():

@@ -19,13 +19,14 @@ import math
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..explore import Configuration, ExploreResults
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
@@ -76,27 +77,51 @@ class _Layout:
 
 @dataclass(frozen=True)
 class Sketch:
-    """The chart before its bars: figure, panels, titles, ticks and legend for a grid's configurations."""
+    """The chart before its bars: figure, panels, titles, ticks and legend for a grid's configurations.
+
+    Once drawn (:func:`drawn`), ``canvas`` holds its pixels and ``frame`` a copy of them: everything
+    but the bars, the failure marks and the y axes, which the results decide.
+    """
 
     figure: Figure
     panels: list[Axes]
     layout: _Layout
+    canvas: FigureCanvasAgg | None = None
+    frame: Any = None  # matplotlib's BufferRegion of the canvas
 
 
 def comparison_png(results: ExploreResults, sketch: Sketch | None = None) -> bytes | None:
-    """The comparison chart as PNG bytes (on ``sketch`` if given); None without matplotlib or configurations."""
+    """The comparison chart as PNG bytes (on ``sketch`` if given); None without matplotlib or configurations.
+
+    Only what the results decide is drawn here, over the sketch's frame (drawn while the grid
+    waited): about half the drawing, after the grid. The pixels are those of a full redraw of the
+    figure but for anti-aliasing where bars meet the axes (a test compares them).
+    """
     if not results:
         return None
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        figure = comparison_figure(results, sketch)
+        if sketch is None or sketch.frame is None:
+            sketch = drawn(sketch or comparison_sketch([outcome.configuration for outcome in results]))
+        comparison_figure(results, sketch)
+        from PIL import Image  # a dependency of matplotlib's
     except ImportError:  # matplotlib is optional: the caller keeps the text chart
         return None
+    canvas = sketch.canvas
+    assert canvas is not None  # drawn() sets it
     with _plain_context():
-        print_png: Callable[..., None] = FigureCanvasAgg(figure).print_png  # unannotated upstream
-        buffer = io.BytesIO()
-        print_png(buffer, metadata={"Software": None})
+        canvas.restore_region(sketch.frame)  # type: ignore[no-untyped-call]  # (unannotated upstream)
+        for ax in sketch.panels:
+            ax.get_ylim()  # the y limits, autoscaled to the bars (a full draw does it itself)
+            # In the order a full draw takes (by z-order): the bars, the spines they may cover, the
+            # y axis, the failure marks.
+            results_artists = [*ax.patches, ax.spines["bottom"], ax.spines["left"], ax.yaxis, *ax.texts]
+            for artist in sorted(results_artists, key=lambda artist: artist.get_zorder()):
+                ax.draw_artist(artist)
+    width, height = canvas.get_width_height()
+    pixels = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+    image = Image.frombuffer("RGBA", (width, height), pixels, "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", dpi=(DPI, DPI))
     return buffer.getvalue()
 
 
@@ -154,6 +179,21 @@ def comparison_sketch(configs: Sequence[Configuration]) -> Sketch:
     return Sketch(figure, panels, layout)
 
 
+def drawn(sketch: Sketch) -> Sketch:
+    """``sketch`` drawn on its own Agg canvas, without its y axes (they follow the bars), and its pixels kept."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(sketch.figure)
+    with _plain_context():
+        for ax in sketch.panels:
+            ax.yaxis.set_visible(False)
+        canvas.draw()  # type: ignore[no-untyped-call]  # also warms the text caches that drawing the bars and y axes reuses
+        frame = canvas.copy_from_bbox(sketch.figure.bbox)  # type: ignore[no-untyped-call]
+        for ax in sketch.panels:
+            ax.yaxis.set_visible(True)
+    return replace(sketch, canvas=canvas, frame=frame)
+
+
 def sketch_meanwhile(configs: Sequence[Configuration]) -> Callable[[], Sketch | None]:
     """Start sketching the chart on a thread (importing matplotlib too); call the result for the sketch.
 
@@ -167,13 +207,7 @@ def sketch_meanwhile(configs: Sequence[Configuration]) -> Callable[[], Sketch | 
 
     def sketch() -> None:
         try:
-            from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-            drawn = comparison_sketch(configs)
-            with _plain_context():
-                draw: Callable[[], None] = FigureCanvasAgg(drawn.figure).draw  # unannotated upstream
-                draw()  # warms the text caches that drawing the finished chart reuses
-            sketches.append(drawn)
+            sketches.append(drawn(comparison_sketch(configs)))
         except Exception:  # the chart is a nicety: the comparison must not fail for it
             log.exception("could not sketch the comparison chart")
 
