@@ -120,10 +120,11 @@ def _renderers(
 
     static = StaticRenderer(publish, text_format)
     if use_widgets(args, config):
-        from .widgets.live import LiveCell, LiveView
+        from .widgets.live import POOL, LiveCell, LiveView
 
-        live = LiveView(state, config.session.painter, model=model, text_format=text_format)
-        return live, [static, LiveCell(live)]
+        widget = POOL.take(model or "")
+        live = LiveView(state, config.session.painter, text_format=text_format, widget=widget)
+        return live, [LiveCell(live, static)]
     # A terminal already shows the streamed text. In a kernel the text streams, then gives way to
     # the static result (shown once, as the saved notebook keeps it); elsewhere both stay.
     if type(config.shell).__name__ == "TerminalInteractiveShell":

@@ -5,6 +5,7 @@ The magic classes never import each other; this module is the one place that kno
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -26,10 +27,13 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Stop painting live views (``%unload_ext heroku_magic``); the magics stay until the kernel restarts."""
+    """Stop painting live views and close the pooled ones (``%unload_ext heroku_magic``); the magics stay."""
     magics = ipython.magics_manager.registry.get("HerokuMagics")
     if magics is not None:
         magics.session.painter.stop()
+    live = sys.modules.get("heroku_magic.widgets.live")  # loaded by the first live view, if any
+    if live is not None:
+        live.POOL.close()
 
 
 def current_session() -> Session:

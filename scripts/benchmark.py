@@ -197,6 +197,7 @@ def streaming_rows(results: dict[str, Figures]) -> list[Row]:
         )
         messages = median([run.messages for run in figures.chat])
         comm_opens = median([run.comm_opens for run in figures.chat])
+        views = median([run.views for run in figures.chat])
         rates.append(
             Row(
                 3,
@@ -204,7 +205,8 @@ def streaming_rows(results: dict[str, Figures]) -> list[Row]:
                 median([run.messages / run.seconds for run in figures.chat if run.seconds > 0]),
                 12,
                 digits=1,
-                detail=f"{messages:.0f} messages in {chat:.3f} s; {comm_opens:.0f} widgets created",
+                detail=f"{messages:.0f} messages in {chat:.3f} s; {views:.0f} live view shown, "
+                f"{comm_opens:.0f} widgets opened",
             )
         )
         size = median([run.size for run in figures.chat])

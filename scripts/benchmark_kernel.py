@@ -28,6 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = {"cpu": "__import__('time').process_time()"}  # the kernel's CPU time, all its threads
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 class BenchmarkError(Exception):
@@ -42,6 +43,7 @@ class Run:
     cpu: float = 0.0
     messages: int = 0
     comm_opens: int = 0
+    views: int = 0  # live views displayed (widget-view outputs naming a model)
     size: int = 0
     kinds: Counter[str] = field(default_factory=Counter)
     expressions: dict[str, Any] = field(default_factory=dict)  # user_expressions, as Python values
@@ -105,6 +107,9 @@ class Kernel:
             kind = message["msg_type"]
             run.messages += 1
             run.comm_opens += kind == "comm_open"
+            run.views += kind == "display_data" and bool(
+                message["content"]["data"].get(WIDGET_VIEW, {}).get("model_id")
+            )
             run.size += message_size(message)
             run.kinds[kind] += 1
             mine = message["parent_header"].get("msg_id") == msg_id

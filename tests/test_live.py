@@ -292,12 +292,40 @@ wire: list[tuple[dict[str, Any], list[bytes]]] = []  # the same patches as sent,
 
 @pytest.fixture
 def scheduler() -> Any:
-    """A running scheduler whose thread never wakes by itself (tests step it)."""
+    """A running scheduler whose thread never wakes by itself: tests step it, each round an interval on."""
     clock = FakeClock()
     painter = PaintScheduler(interval=3600, clock=clock)
+    one_round = painter.step
+
+    def step() -> None:
+        clock.now += painter.interval
+        one_round()
+
+    painter.step = step  # type: ignore[method-assign]
     painter.start()
     yield painter
     painter.stop()
+
+
+def test_a_round_right_after_the_first_paint_waits_for_the_next(sent: list[dict[str, Any]]) -> None:
+    from heroku_magic.widgets.live import LiveView
+
+    clock = FakeClock()
+    painter = PaintScheduler(interval=0.125, clock=clock)
+    painter.start()
+    try:
+        live = LiveView(ResponseState(clock), painter)
+        for piece, later in (("first", 0.0), ("second", 0.03), ("third", 0.04), ("fourth", 0.125)):
+            clock.now += later
+            live.state.add(TextDelta(piece))
+            live.handle(TextDelta(piece))
+            painter.step()
+        # The first token painted at once; the round 30 ms later skipped; the round 70 ms after the
+        # first paint painted; the next round 125 ms on painted again.
+        assert [step(patch)["answer"]["tail"] for patch in sent] == ["first", "secondthird", "fourth"]
+        live.close()
+    finally:
+        painter.stop()
 
 
 def test_first_token_paints_at_once_then_only_the_scheduler_paints(
@@ -376,6 +404,54 @@ def test_patches_never_carry_model_text_as_html_outside_the_renderers_output(
     cards = [card for change in changes for card in change.get("cards", [])]
     assert hostile in "".join(as_text)
     assert [(card["name"], card["args"]) for card in cards] == [(hostile, hostile)]
+
+
+def test_a_pooled_widget_serves_one_cell_after_another_each_turn_starting_blank(
+    sent: list[dict[str, Any]], scheduler: PaintScheduler
+) -> None:
+    from heroku_magic.widgets.live import LiveView, ViewPool
+
+    pool = ViewPool(keep=1)
+    first = LiveView(ResponseState(scheduler.clock), scheduler, widget=pool.take("model-a"))
+    for piece in ("one", " two"):
+        first.state.add(TextDelta(piece))
+        first.handle(TextDelta(piece))
+        scheduler.step()
+    first.close()
+    pool.give(first.widget)
+    second = LiveView(ResponseState(scheduler.clock), scheduler, widget=pool.take("model-b"))
+    assert second.widget is first.widget and second.widget.model_name == "model-b"
+    second.state.add(TextDelta("three"))
+    second.handle(TextDelta("three"))
+    # Each turn's first paint names it (the browser starts a blank page for it); later paints don't.
+    assert [patch.get("start") for patch in sent] == [first.turn, None, second.turn]
+    assert first.turn != second.turn
+    # Approve/Deny clicks reach the turn showing now, not a turn that used the widget before.
+    second.widget._handle_custom_msg({"approve": "call-1", "approved": True}, [])
+    assert second.decisions == {"call-1": True} and first.decisions == {}
+    second.close()
+
+
+def test_the_pool_keeps_a_few_open_views_and_closes_the_rest() -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    from heroku_magic.widgets.display import shared_layout
+    from heroku_magic.widgets.live import ViewPool
+
+    shared_layout()
+    widgets = set(_instances)
+    pool = ViewPool(keep=2)
+    views = [pool.take("m") for _ in range(3)]  # three cells at once: three views
+    assert len({id(view) for view in views}) == 3
+    for view in views:
+        pool.give(view)
+    assert len(pool) == 2 and views[2].comm is None  # the third one was closed
+    views[1].close()  # closed by someone else (``Widget.close_all()``) while it waited
+    assert pool.take("m") is views[0]  # the closed one is skipped
+    assert len(pool) == 0
+    pool.give(views[0])
+    pool.close()
+    assert len(pool) == 0 and set(_instances) == widgets
 
 
 def test_a_rate_limited_card_starts_afresh_and_says_why_until_it_answers(

@@ -5,6 +5,7 @@
 // unfinished tail, model names, tool names, arguments and results, titles) is inserted as text,
 // never parsed as HTML. Patches are kept by the model, not the view: a view created later (a
 // notebook scrolled back, a second view of the same output) draws everything that arrived before it.
+// A model serves one cell after another (the kernel keeps a pool): each turn's first patch names it.
 
 const TICK_MS = 100;
 const pages = new Map(); // one page per model (keyed by the model's own key)
@@ -21,6 +22,7 @@ function blankStep() {
 
 function blankPage() {
   return {
+    turn: null, // the id of the turn drawn (a pooled model shows a new cell's turn after the last)
     steps: [blankStep()],
     notices: [],
     clock: { elapsed: 0, model: null, tokens: null, at: performance.now() },
@@ -253,20 +255,26 @@ export default {
     const key = model.get("key");
     const page = { ...blankPage(), views: new Set() };
     pages.set(key, page);
-    // Deflated HTML is inflated asynchronously: patches are applied one after another, in order.
+    // Deflated HTML is inflated asynchronously: patches (and blanking) happen one after another, in order.
     let queue = Promise.resolve();
-    model.on("msg:custom", (patch, buffers) => {
-      queue = queue
-        .then(() => inflate(patch, buffers))
-        .then(apply)
-        .catch((error) => console.error("heroku_magic: a live view patch failed", error));
-    });
+    page.later = (step) => {
+      queue = queue.then(step).catch((error) => console.error("heroku_magic: a live view patch failed", error));
+    };
+    page.blank = () => {
+      Object.assign(page, blankPage());
+      for (const view of page.views) view.rebuild();
+    };
+    model.on("msg:custom", (patch, buffers) => page.later(() => inflate(patch, buffers).then(apply)));
     const apply = (patch) => {
       if (patch.clear) {
         // The configuration is sent again (it was rate-limited): start from a blank page.
-        Object.assign(page, blankPage());
-        for (const view of page.views) view.rebuild();
+        page.blank();
         return;
+      }
+      if (patch.start !== undefined && patch.start !== page.turn) {
+        // A new turn's first paint: should a frontend have kept the last cell's view, start afresh.
+        page.blank();
+        page.turn = patch.start;
       }
       for (const change of patch.steps || []) {
         while (page.steps.length <= change.n) page.steps.push(blankStep());
@@ -289,6 +297,15 @@ export default {
     return () => {
       view.remove();
       page.views.delete(view);
+      if (!page.views.size) {
+        // The static output took the view's place: the model waits in the kernel's pool for the
+        // next cell, whose view must open blank ("Waiting for…"), not on this answer. After the
+        // patches already queued; not if a view came back or the next turn began meanwhile.
+        const turn = page.turn;
+        page.later(() => {
+          if (!page.views.size && page.turn === turn) page.blank();
+        });
+      }
     };
   },
 };

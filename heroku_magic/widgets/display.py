@@ -24,11 +24,11 @@ def widget_bundle(view: widgets.Widget) -> dict[str, Any]:
     }
 
 
-# A widget view whose model is gone: JupyterLab hides it, where a missing model would show an error.
-EMPTY_VIEW = {
-    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
-    "text/plain": "",
-}
+# What a released view's output becomes, also in the saved notebook: an empty text. Being of another
+# MIME type than the view, it makes JupyterLab dispose of the view (an empty widget view, model_id "",
+# would only hide it: a pooled model would keep every past cell's view alive, drawing each new turn).
+# It takes the row a hidden view takes, and a reopened notebook shows no "model not found" error.
+EMPTY_OUTPUT = {"text/plain": ""}
 
 
 _SHARED: list[widgets.Layout] = []
@@ -63,10 +63,10 @@ def close_widgets(root: widgets.Widget) -> None:
 
 
 def release(handle: Any, view: widgets.Widget) -> None:
-    """Close a displayed view's widgets, then replace the view by an empty one (also in the saved notebook).
+    """Close a displayed view's widgets, then replace the view by an empty output (also in the saved notebook).
 
     In this order the frontend disposes of the views before their output goes (the other way round,
     JupyterLab detached each view twice and logged an error).
     """
     close_widgets(view)
-    handle.update(EMPTY_VIEW, raw=True)
+    handle.update(EMPTY_OUTPUT, raw=True)

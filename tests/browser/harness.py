@@ -51,13 +51,18 @@ XSS_ANSWER = (
 )
 CHAT_PROMPT = "How should a browser test watch an answer stream in?"
 # The notebook's cells: 0 loads the extension, 1 streams reasoning then the simulator's default
-# Markdown answer (heading, paragraph, 3-item list, code block), 2 echoes HTML that must not run.
+# Markdown answer (heading, paragraph, 3-item list, code block), 2 echoes HTML that must not run
+# (in the live view cell 1's widget served, given back to the kernel's pool), 3 counts the kernel's
+# chat widgets.
 CELLS = (
     "%load_ext heroku_magic",
     f"%%heroku_chat --thinking 2048\n{CHAT_PROMPT}",
     f"%%heroku_chat --no-history\necho: {XSS_ANSWER}",
+    "from ipywidgets.widgets.widget import _instances\n"
+    "from heroku_magic.widgets.live import ChatView\n"
+    "print('chat widgets:', sum(isinstance(w, ChatView) for w in list(_instances.values())))",
 )
-CHAT_CELL, XSS_CELL = 1, 2
+CHAT_CELL, XSS_CELL, COUNT_CELL = 1, 2, 3
 
 # The panels notebook (its own workspace, so it never shares the page with chat.ipynb): 0 loads the
 # extension, 1 shows the controls panel, 2 is a chat cell that takes the panel's settings, 3 runs a
@@ -141,6 +146,9 @@ SHOWCASE = (
 )
 
 
+WAIT_WORDS = " ".join(["and", "the", "paragraph", "goes", "on"] * 8)  # 40 chunks: a second at 25 ms each
+
+
 def _img(number: int) -> str:
     return f'<img src=x onerror="window.__pwned={number}">'
 
@@ -200,7 +208,9 @@ def attack_cells(leak: str = NO_LEAK_URL) -> tuple[str, ...]:
         *(ECHO + answer for answer in answers),
         # The reasoning quotes the prompt's first 60 characters, so it carries the image too.
         f"%%heroku_chat --no-history --thinking 2048\necho: {_img(40)}\n\n[x](javascript\\:window.__pwned=41)",
-        f"%%heroku_explore --grid temperature=0,1\necho: ``a` {_img(50)}\n\n"
+        # Words after the payload keep it on screen for a second: two cards and the chart's sketch
+        # share the kernel, and on a loaded machine a payload shown for 25 ms was once never painted.
+        f"%%heroku_explore --grid temperature=0,1\necho: ``a` {_img(50)} {WAIT_WORDS}\n\n"
         "$\\href{javascript:window.__pwned=51}{x}$",
         # Recorded in the conversation (no --no-history), so that %heroku_history shows it.
         f"%%heroku_chat\necho: {_img(70)} and [x](javascript&colon;window.__pwned=71) and $\\class{{pwnclass}}{{y}}$",

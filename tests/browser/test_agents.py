@@ -49,7 +49,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 TOOL_LATENCY = 0.6  # seconds the simulator waits before each tool result
 # Seconds between events: the final answer and the end of the run follow the last tool result by
-# this much, so the live view (painted every 125 ms, and not a last time: the static output
+# this much, so the live view (painted every 1/6 s, and not a last time: the static output
 # replaces it) shows that result for a few paints.
 EVENT_GAP = 0.4
 FAILURE_SHOT = "browser-agents-failure.png"

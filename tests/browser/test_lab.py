@@ -20,7 +20,16 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from .harness import CHAT_CELL, CHAT_PROMPT, ERRORS, KERNEL_READY_TIMEOUT_MS, STATIC, XSS_CELL, Lab
+from .harness import (
+    CHAT_CELL,
+    CHAT_PROMPT,
+    COUNT_CELL,
+    ERRORS,
+    KERNEL_READY_TIMEOUT_MS,
+    STATIC,
+    XSS_CELL,
+    Lab,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -64,13 +73,33 @@ SAMPLER = """([cellIndex, every, staticSelector]) => {
 }"""
 
 
+# Runs in the page: every SAMPLE_EVERY_MS, what the XSS cell's live view shows (the widget that
+# served the chat cell, taken again from the kernel's pool).
+NEXT_VIEW_SAMPLER = """([cellIndex, every]) => {
+  window.__next = [];
+  window.__nextSampler = setInterval(() => {
+    const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[cellIndex];
+    const chat = cell && cell.querySelector('.heroku-magic-chat');
+    if (!chat) return;
+    const status = chat.querySelector(':scope > .hm-status');
+    const reasoning = chat.querySelector(':scope > .hm-steps > .hm-step > details.hm-reasoning');
+    window.__next.push({
+      status: status ? status.textContent : '',
+      text: chat.querySelector(':scope > .hm-steps').textContent,
+      reasoning: !!reasoning && !reasoning.hidden,
+    });
+  }, every);
+}"""
+
+
 @dataclass
 class Run:
-    """A finished run of the notebook: the page still open, and what the sampler saw."""
+    """A finished run of the notebook: the page still open, and what the samplers saw."""
 
     page: Page
     samples: list[dict[str, Any]]
     seconds: float
+    next_view: list[dict[str, Any]]
 
     def cell(self, index: int) -> Locator:
         """Cell ``index`` of the notebook."""
@@ -115,6 +144,7 @@ def run(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[Run]:
         page.goto(lab.notebook_url())
         page.wait_for_function(KERNEL_IDLE, timeout=KERNEL_READY_TIMEOUT_MS)
         page.evaluate(SAMPLER, [CHAT_CELL, SAMPLE_EVERY_MS, STATIC])
+        page.evaluate(NEXT_VIEW_SAMPLER, [XSS_CELL, SAMPLE_EVERY_MS])
         # Not awaited: the command's promise resolves only when every cell has finished.
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         _wait_for_cells(page, lab, artifacts / "browser-failure.png")
@@ -122,8 +152,11 @@ def run(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[Run]:
         samples: list[dict[str, Any]] = page.evaluate(
             "() => { clearInterval(window.__sampler); return window.__samples; }"
         )
+        next_view: list[dict[str, Any]] = page.evaluate(
+            "() => { clearInterval(window.__nextSampler); return window.__next; }"
+        )
         page.screenshot(path=str(artifacts / "browser-quickstart.png"))
-        yield Run(page=page, samples=samples, seconds=time.monotonic() - started)
+        yield Run(page=page, samples=samples, seconds=time.monotonic() - started, next_view=next_view)
     finally:
         context.close()
 
@@ -228,3 +261,15 @@ def test_live_answer_never_shrinks_or_repeats_a_block(run: Run) -> None:
     live = [s["answer"] for s in run.samples if s["live"] and not s["done"] and s["answer"]]
     drops = [(before, after) for before, after in itertools.pairwise(live) if after < before]
     assert not drops, f"the live answer shrank (flicker) {drops}:\n{_describe(run.samples)}"
+
+
+def test_the_next_cell_reuses_the_widget_and_its_view_opens_blank(run: Run) -> None:
+    # One chat widget served both chat cells: the kernel pools it rather than opening one per cell.
+    expect(run.cell(COUNT_CELL).locator(".jp-OutputArea-output")).to_have_text("chat widgets: 1")
+    seen = run.next_view
+    assert seen, "the XSS cell's live view was never seen"
+    # Its view opened on a blank page, waiting for the model (0.3 s to the first token), and never
+    # showed the chat cell's answer or reasoning.
+    assert seen[0]["status"].startswith("⏳ Waiting for") and seen[0]["text"] == "", seen[:3]
+    assert not any(CHAT_PROMPT in s["text"] or s["reasoning"] for s in seen), seen
+    assert any("Injected:" in s["text"] for s in seen), seen  # and then streamed its own answer
