@@ -17,12 +17,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import APIError, OptionsError
+from .errors import APIError, Interrupted, OptionsError
 from .events import ChatResult, Done, Error, Event
 from .options import GRID_FIELDS, ChatOptions, Thinking, parse_effort
 from .ratelimit import DEFAULT_CONCURRENCY, Backoff, ConcurrencyLimiter
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .client import ChatClient
 
 EventSink = Callable[[int, Event], None]
@@ -178,6 +180,18 @@ def configurations(base: ChatOptions, grid: dict[str, list[Any]]) -> list[Config
     return configs
 
 
+INTERRUPTED = "interrupted"  # the error of a configuration a stop left unfinished
+
+
+class GridInterrupted(Interrupted):
+    """Ctrl-C stopped a grid; ``results`` holds every configuration, those left unfinished as "interrupted"."""
+
+    def __init__(self, results: ExploreResults) -> None:
+        finished = sum(1 for outcome in results if outcome.error != INTERRUPTED)
+        super().__init__(f"{finished} of {len(results)} configurations had finished")
+        self.results = results
+
+
 def run_grid(
     prompt: str,
     configs: Sequence[Configuration],
@@ -213,8 +227,10 @@ def run_grid(
 
     Setting ``stop`` (an interrupt sets it) ends the run promptly: a response stops at its next event,
     a wait or a wait for a slot at once, and configurations not yet sent are not sent (their outcome
-    is "interrupted"). ``wait(seconds)`` waits out a backoff and says whether ``stop`` was set
-    meanwhile (default ``stop.wait``; tests pass one that does not sleep). ``limiter`` may be shared
+    is "interrupted"). A KeyboardInterrupt on the caller's thread does the same, then raises
+    :class:`GridInterrupted` with the outcomes (nothing that had finished is lost).
+    ``wait(seconds)`` waits out a backoff and says whether ``stop`` was set meanwhile (default
+    ``stop.wait``; tests pass one that does not sleep). ``limiter`` may be shared
     between runs; given one, its ``limit`` sets the number of threads instead of ``concurrency``.
     """
     # on_event and on_retry are called on worker threads; on_outcome on the caller's thread.
@@ -224,7 +240,7 @@ def run_grid(
     wait = wait or stop.wait
 
     def interrupted(config: Configuration) -> Outcome:
-        return Outcome(config, None, "interrupted")
+        return Outcome(config, None, INTERRUPTED)
 
     def attempt(index: int, config: Configuration, options: ChatOptions) -> tuple[Outcome, Exception | None]:
         # One response: its events folded, ending in Done or Error, the connection closed when the
@@ -282,12 +298,29 @@ def run_grid(
                 if on_outcome is not None:
                     on_outcome(index, outcomes[index])
             return ExploreResults(outcomes[index] for index in range(len(configs)))
-        except BaseException:
+        except BaseException as exc:
             stop.set()  # an interrupt: let running requests close, skip the queued ones, end the waits
             limiter.wake()
             for future in futures:
                 future.cancel()
-            raise
+            if not isinstance(exc, KeyboardInterrupt):
+                raise
+            pool.shutdown(wait=True)  # the running requests end at their next event
+            settled = {index: future for future, index in futures.items()}
+            kept = (
+                outcomes.get(index) or _settled(settled[index], config, interrupted)
+                for index, config in enumerate(configs)
+            )
+            raise GridInterrupted(ExploreResults(kept)) from None
+
+
+def _settled(
+    future: Future[Outcome], config: Configuration, unfinished: Callable[[Configuration], Outcome]
+) -> Outcome:
+    """A worker's outcome once the pool has stopped: its own if it ran to the end, else ``unfinished``."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    return unfinished(config)
 
 
 def _value(name: str, text: str) -> Any:

@@ -17,7 +17,7 @@ from IPython.display import display
 from traitlets import Int
 
 from .cell_arguments import magic_arguments, request_arguments
-from .errors import APIError, ConfigurationError, OptionsError
+from .errors import APIError, ConfigurationError, Interrupted, OptionsError
 from .magic_support import (
     ChatConfig,
     check_names,
@@ -140,15 +140,16 @@ class PanelMagics(Magics):
         if not args.grid:
             self._picker(prompt, base, args, concurrency)
             return
-        results = self.explore(prompt, base, args.grid, args, concurrency)
-        if args.out:
-            self.shell.user_ns[args.out] = results  # type: ignore[union-attr]
+        self.explore(prompt, base, args.grid, args, concurrency)
 
     def explore(
         self, prompt: str, base: Any, specs: Sequence[str], args: Any, concurrency: int
     ) -> ExploreResults:
-        """Run one grid and show it: live cards, then the static comparison."""
-        from .explore import configurations, parse_grid, run_grid
+        """Run one grid and show it: live cards, then the static comparison; ``--out`` keeps the results.
+
+        Interrupted, the grid still shows (and keeps) what had finished, then says it was stopped.
+        """
+        from .explore import GridInterrupted, configurations, parse_grid, run_grid
 
         try:
             # The size is checked from the value counts, before a single configuration is built.
@@ -168,6 +169,7 @@ class PanelMagics(Magics):
 
             view = ExploreView(configs, self.session.painter, model=model)
             handle = display(widget_bundle(view.view), raw=True, display_id=True)
+        interrupted: GridInterrupted | None = None
         try:
             results = run_grid(
                 prompt,
@@ -179,6 +181,8 @@ class PanelMagics(Magics):
                 on_retry=view.retry if view else _retry_printer,
                 system=system,
             )
+        except GridInterrupted as stopped:
+            results, interrupted = stopped.results, stopped  # shown like a finished grid's, then raised
         except BaseException:
             sketch()  # (its thread ends by itself within moments: wait for it)
             if view is not None:
@@ -187,18 +191,29 @@ class PanelMagics(Magics):
             raise
         if view is not None:
             view.close()
-        for outcome in results:
-            if outcome.result is not None:
-                self.session.record_usage(outcome.result)
+        self._keep(results, args)
         from .render.static import chart_bundle, explore_bundle
 
-        chart = chart_bundle(results, sketch())
+        sketched = sketch()
+        # No chart image after an interrupt: the text chart is at once, and Ctrl-C wants the cell back.
+        chart = None if interrupted else chart_bundle(results, sketched)
         publish(*explore_bundle(results, prompt, text_chart=chart is None))
         if chart is not None:
             publish(*chart)
         if view is not None:
             release(handle, view.view)  # the static comparison has taken the cards' place
+        if interrupted is not None:
+            kept = f"; --out {args.out} keeps them" if args.out else ""
+            raise Interrupted(f"the grid was stopped: {interrupted}, shown above{kept}") from None
         return results
+
+    def _keep(self, results: ExploreResults, args: Any) -> None:
+        """Count what the grid used, and store its results in ``--out``."""
+        for outcome in results:
+            if outcome.result is not None:
+                self.session.record_usage(outcome.result)
+        if args.out:
+            self.shell.user_ns[args.out] = results  # type: ignore[union-attr]
 
     def _picker(self, prompt: str, base: Any, args: Any, concurrency: int) -> None:
         """An inline panel: pick values for each setting, press Run."""
@@ -244,9 +259,7 @@ class PanelMagics(Magics):
             run.disabled = True
             try:
                 with results_area:
-                    results = self.explore(prompt, base, specs(), args, parallel.value)
-                if args.out:
-                    self.shell.user_ns[args.out] = results  # type: ignore[union-attr]
+                    self.explore(prompt, base, specs(), args, parallel.value)
             except UsageError as exc:
                 message.value = f"<b>UsageError:</b> {html.escape(str(exc))}"
             finally:

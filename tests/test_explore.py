@@ -12,7 +12,15 @@ from fakes import answer
 import heroku_magic.explore
 from heroku_magic import APIError, ChatOptions, Event, OptionsError, Settings
 from heroku_magic.client import HerokuClient
-from heroku_magic.explore import Configuration, ExploreResults, Outcome, configurations, parse_grid, run_grid
+from heroku_magic.explore import (
+    Configuration,
+    ExploreResults,
+    GridInterrupted,
+    Outcome,
+    configurations,
+    parse_grid,
+    run_grid,
+)
 from heroku_magic.panel_magics import PanelMagics
 from heroku_magic.ratelimit import (
     BACKOFF_CAP,
@@ -296,11 +304,15 @@ def test_a_keyboard_interrupt_ends_a_backoff_wait(simulator: Simulator) -> None:
         assert stop.waiting.wait(10)  # the other configuration is waiting out its 429
         raise KeyboardInterrupt  # what Ctrl-C raises on the caller's thread
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(GridInterrupted) as stopped:  # a KeyboardInterrupt, carrying the outcomes
         run_grid("hi", grid(2), sim_client(simulator), stop=stop, on_outcome=on_outcome)
     assert stop.is_set()
     assert stop.woke == [True]  # run_grid waited for its workers: this one woke as soon as stop was set
     assert len(chat_bodies(simulator)) == 2
+    # The configuration that had answered is kept; the one waiting out its 429 is "interrupted".
+    assert sorted(str(o.error) for o in stopped.value.results) == ["None", "interrupted"]
+    assert [o.result is not None for o in stopped.value.results].count(True) == 1
+    assert str(stopped.value) == "1 of 2 configurations had finished"
 
 
 @pytest.mark.parametrize(

@@ -395,24 +395,38 @@ def test_explore_without_grid_shows_a_picker_with_a_run_button(
     assert len(shell.user_ns["picked"]) == 2
 
 
-def test_interrupting_explore_closes_every_stream(
+def test_interrupting_explore_closes_every_stream_and_keeps_what_finished(
     shell: InteractiveShell, simulator: Simulator, sigint_raises: None
 ) -> None:
     import os
     import signal
     import threading
 
-    simulator.config.interval = 0.02
+    simulator.config.interval = 0.02  # words:3000 streams for a minute; max_tokens=3 ends at once
 
     def interrupt_when_streaming() -> None:
-        wait_until(lambda: simulator.active_streams >= 2)
+        # Three requests sent, the short one finished, two still streaming.
+        wait_until(lambda: len(chat_bodies(simulator)) == 3 and simulator.active_streams == 2)
         time.sleep(0.2)
         os.kill(os.getpid(), signal.SIGINT)  # what the kernel does on "interrupt"
 
     threading.Thread(target=interrupt_when_streaming).start()
-    outcome = run(shell, "%%heroku_explore --grid temperature=0,0.5,1 --concurrency 3\nwords:3000")
+    outcome = run(
+        shell,
+        "%%heroku_explore --grid max_tokens=3,4000,5000 --concurrency 3 --out runs\nwords:3000",
+    )
     assert isinstance(outcome.error_in_exec, KeyboardInterrupt)
+    assert str(outcome.error_in_exec) == (
+        "the grid was stopped: 1 of 3 configurations had finished, shown above; --out runs keeps them"
+    )
     assert wait_until(lambda: not simulator.active_streams)  # every connection was closed, none drained
+    # What had finished is kept and shown: nothing is lost to the interrupt.
+    runs = shell.user_ns["runs"]
+    assert [o.error for o in runs] == [None, "interrupted", "interrupted"]
+    assert runs[0].result is not None and runs[0].result.finish_reason == "length"
+    shown = comparison(outcome)
+    assert "<h4>max_tokens=3</h4>" in shown and shown.count("interrupted") >= 2
+    assert sum(total.requests for total in heroku_magic.current_session().usage.values()) == 1  # counted
 
 
 def test_slider_values_are_sent_as_shown(shell: InteractiveShell) -> None:

@@ -78,8 +78,10 @@ PANEL_CELLS = (
     f" --concurrency 4\nAnswer with words:{EXPLORE_WORDS}",
     # No retries by the client: a 429 reaches the grid, which waits and sends the card again.
     "%%heroku_explore --retries 0 --grid temperature=0,1\nAnswer with words:60",
+    # Interrupted by the test: max_tokens=3 finishes at once, the other streams for a minute.
+    "%%heroku_explore --grid max_tokens=3,4000 --out stopped\nAnswer with words:3000",
 )
-CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL, RATE_LIMITED_CELL = 1, 2, 3, 4
+CONTROLS_CELL, PANEL_CHAT_CELL, EXPLORE_CELL, RATE_LIMITED_CELL, STOPPED_CELL = 1, 2, 3, 4, 5
 
 # The tools notebook (its own workspace): 0 loads the extension, 1 defines two tools that record
 # each call in ``ran`` (get_weather sleeps a little, so its card is seen running), 2 lets the model

@@ -6,7 +6,8 @@ toggle, "Extended thinking") and checks what the page shows and what the next ch
 two smaller tests check that the dropdowns show their selection and what the top_p slider sends.
 The explore run is watched from inside the page: a ``setInterval`` sampler records, every 30 ms,
 each card's answer length and position, so the tests can check the grid layout and that several
-cards stream at the same time; then the static comparison table is checked.
+cards stream at the same time; then the static comparison table is checked. A last grid is stopped
+with JupyterLab's interrupt command while one card streams: what had finished stays on the page.
 
 Run: ``pytest tests/browser -m browser -q -p no:cacheprovider`` (needs Debian's chromium).
 """
@@ -41,6 +42,7 @@ from .harness import (
     RATE_LIMITED_CELL,
     RUN_CELL,
     STATIC,
+    STOPPED_CELL,
     Lab,
 )
 
@@ -397,3 +399,27 @@ def test_a_rate_limited_card_says_so_then_answers(notebook: Notebook, browser_si
     rows = nb.cell(RATE_LIMITED_CELL).locator(f"{STATIC} table tbody tr")
     expect(rows.locator("td:last-child")).to_have_text(["stop", "stop"])  # no configuration failed
     assert len(_chat_requests(browser_simulator)) - before == 3  # two, and the one sent again
+
+
+def test_interrupting_a_grid_leaves_the_comparison_of_what_finished(notebook: Notebook) -> None:
+    nb, page = notebook, notebook.page
+    nb.run(STOPPED_CELL, wait=False)
+    cell = nb.cell(STOPPED_CELL)
+    cards = cell.locator(".heroku-magic-explore .hm-card")
+    expect(cards).to_have_count(2)
+    # Once the short configuration has answered (its footer counts the tokens of its finished
+    # answer) and the long one is streaming, stop the kernel. Both start together: on a loaded
+    # machine the long one's first words can come before the short one's end.
+    expect(cards.nth(0).locator(".hm-footer")).to_contain_text(" tokens", timeout=CELL_TIMEOUT * 1000)
+    expect(cards.nth(1).locator(".hm-answer")).to_contain_text(re.compile(r"\S"), timeout=CELL_TIMEOUT * 1000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:interrupt-kernel')")
+    rows = cell.locator(f"{STATIC} table tbody tr")
+    expect(rows).to_have_count(2, timeout=CELL_TIMEOUT * 1000)
+    expect(rows.locator("td:first-child")).to_have_text(["max_tokens=3", "max_tokens=4000"])
+    expect(rows.locator("td:last-child")).to_have_text(["length", "error"])  # the second: interrupted
+    expect(cell.locator(ERRORS)).to_contain_text(
+        "Interrupted: the grid was stopped: 1 of 2 configurations had finished, shown above; "
+        "--out stopped keeps them"
+    )
+    expect(cards).to_have_count(0)  # the cards left with the grid
+    expect(cell).not_to_contain_text("Error displaying widget")
