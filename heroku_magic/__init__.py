@@ -109,20 +109,20 @@ def __getattr__(name: str) -> Any:
 
 def current_session() -> Any:
     """The running IPython shell's heroku_magic session: ``current_session().defaults``, conversations."""
-    from .extension import current_session
+    from .magics.extension import current_session
 
     return current_session()
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics with IPython (``%load_ext heroku_magic``)."""
-    from .extension import load_ipython_extension as load
+    from .magics.extension import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Stop the live views' paint thread (``%unload_ext heroku_magic``)."""
-    from .extension import unload_ipython_extension as unload
+    from .magics.extension import unload_ipython_extension as unload
 
     unload(ipython)

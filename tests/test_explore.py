@@ -21,7 +21,7 @@ from heroku_magic.explore import (
     parse_grid,
     run_grid,
 )
-from heroku_magic.panel_magics import PanelMagics
+from heroku_magic.magics.panel import PanelMagics
 from heroku_magic.ratelimit import (
     BACKOFF_CAP,
     DEFAULT_CONCURRENCY,

@@ -19,16 +19,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import heroku_magic
 
-IPYTHON_LAYER = {
-    "heroku_magic.magics",
-    "heroku_magic.magic_support",
-    "heroku_magic.panel_magics",
-    "heroku_magic.extension",
-    "heroku_magic.cell_turn",
-    "heroku_magic.cell_arguments",
-    "heroku_magic.agent_magics",
-}
-MAGIC_CLASSES = ("heroku_magic.magics", "heroku_magic.panel_magics", "heroku_magic.agent_magics")
+IPYTHON_LAYER = "heroku_magic.magics"  # the package; with heroku_magic.widgets, the IPython layer
+MAGIC_CLASSES = ("heroku_magic.magics.chat", "heroku_magic.magics.panel", "heroku_magic.magics.agent")
 GUARDED = ("IPython", "ipywidgets", "anywidget", "matplotlib", "openai")
 
 PROBE = """
@@ -68,7 +60,7 @@ def test_only_the_ipython_layer_imports_ipython_and_ipywidgets_and_only_the_clie
     offenders = {}
     for name, packages in imported.items():
         allowed = set()
-        if name in IPYTHON_LAYER or name.startswith("heroku_magic.widgets"):
+        if name.startswith((IPYTHON_LAYER, "heroku_magic.widgets")):
             allowed |= {"IPython", "ipywidgets"}
         if name.startswith("heroku_magic.widgets"):
             allowed.add("anywidget")
@@ -95,7 +87,7 @@ def test_the_values_of_a_response_import_nothing_from_the_package() -> None:
 
 
 def test_the_magic_classes_never_import_each_other() -> None:
-    # They share magic_support.py; only extension.py (which registers them) knows them all. Each is
+    # They share magics/support.py; only magics/extension.py (which registers them) knows them all. Each is
     # imported alone in a fresh interpreter and the other must not have been loaded with it.
     for name in MAGIC_CLASSES:
         probe = f"import importlib, sys; importlib.import_module({name!r}); print(sorted(sys.modules))"
@@ -109,9 +101,9 @@ def test_loading_the_extension_builds_no_argument_parser_and_help_is_ipythons() 
     probe = (
         "from IPython.testing.globalipapp import start_ipython\n"
         "ip = start_ipython(); ip.run_line_magic('load_ext', 'heroku_magic')\n"
-        "from heroku_magic.magics import HerokuMagics\n"
-        "from heroku_magic.panel_magics import PanelMagics\n"
-        "from heroku_magic.agent_magics import AgentMagics\n"
+        "from heroku_magic.magics.chat import HerokuMagics\n"
+        "from heroku_magic.magics.panel import PanelMagics\n"
+        "from heroku_magic.magics.agent import AgentMagics\n"
         "magics = [getattr(c, n) for c in (HerokuMagics, PanelMagics, AgentMagics) for n in dir(c)]\n"
         "print(sum(getattr(m, 'has_arguments', False) for m in magics),"
         " [m.__name__ for m in magics if getattr(m, 'has_arguments', False) and m.parser._parser])"
@@ -123,9 +115,9 @@ def test_loading_the_extension_builds_no_argument_parser_and_help_is_ipythons() 
 def test_the_lazy_help_is_the_help_ipython_builds(shell: InteractiveShell) -> None:
     from IPython.core.magic_arguments import construct_parser
 
-    from heroku_magic.agent_magics import AgentMagics
-    from heroku_magic.magics import HerokuMagics
-    from heroku_magic.panel_magics import PanelMagics
+    from heroku_magic.magics.agent import AgentMagics
+    from heroku_magic.magics.chat import HerokuMagics
+    from heroku_magic.magics.panel import PanelMagics
 
     checked = []
     for cls in (HerokuMagics, PanelMagics, AgentMagics):

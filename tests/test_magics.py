@@ -74,7 +74,7 @@ def test_load_ext_registers_magics_and_loads_only_what_registering_needs() -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout)
-    assert "heroku_magic.magics" in loaded
+    assert "heroku_magic.magics.chat" in loaded
     assert [m for m in loaded if m.startswith(LOADED_ON_FIRST_USE)] == []
 
 

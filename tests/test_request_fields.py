@@ -145,7 +145,7 @@ NOT_IN_THE_BODY = {
 
 
 def test_every_option_of_the_chat_magic_is_either_on_the_wire_or_named_as_not() -> None:
-    from heroku_magic.magics import HerokuMagics
+    from heroku_magic.magics.chat import HerokuMagics
 
     dests = {action.dest for action in HerokuMagics.heroku_chat.parser._actions}
     assert dests == set(ON_THE_WIRE) | NOT_IN_THE_BODY

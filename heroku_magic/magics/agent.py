@@ -15,9 +15,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument
 
-from .cell_arguments import agent_arguments, conversation_arguments, magic_arguments
-from .errors import OptionsError
-from .magic_support import (
+from ..errors import OptionsError
+from .arguments import agent_arguments, conversation_arguments, magic_arguments
+from .support import (
     ChatConfig,
     check_names,
     check_variable,
@@ -58,9 +58,9 @@ class AgentMagics(Magics):
             %%heroku_agent --mcp mcp-brave
             Search the web for Heroku's latest changelog entry.
         """
-        from .agents import AgentTool, AgentTools, parse_tool_params
+        from ..agents import AgentTool, AgentTools, parse_tool_params
+        from ..client import AgentClient
         from .cell_turn import converse
-        from .client import AgentClient
 
         args = parse_line(self.heroku_agent, line)
         if args.image or args.image_url_as_is:

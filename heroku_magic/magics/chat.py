@@ -16,17 +16,19 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument
 from traitlets import Bool, Unicode, observe
 
-from .cell_arguments import (
+from ..config import DEFAULT_ATTACHMENT
+from ..errors import APIError, ConfigurationError
+from ..image_sizes import DEFAULT_MAX_BYTES
+from ..paint import DEFAULT_INTERVAL
+from ..session import DEFAULT_CONVERSATION, Session
+from .arguments import (
     conversation_arguments,
     image_arguments,
     magic_arguments,
     request_arguments,
     tool_arguments,
 )
-from .config import DEFAULT_ATTACHMENT
-from .errors import APIError, ConfigurationError
-from .image_sizes import DEFAULT_MAX_BYTES
-from .magic_support import (
+from .support import (
     CheckedFloat,
     CheckedInt,
     CheckedUnicode,
@@ -39,8 +41,6 @@ from .magic_support import (
     publish,
     usage_errors,
 )
-from .paint import DEFAULT_INTERVAL
-from .session import DEFAULT_CONVERSATION, Session
 
 # The renderers, the client and the Markdown parser are imported by the magics that use them, on
 # first use: %load_ext loads only what registering the magics needs.
@@ -163,7 +163,7 @@ class HerokuMagics(Magics):
         options = options_from_args(args, self)
         message: Any = prompt  # the cell's text, then a part per --image
         if args.image:
-            from .images import content
+            from ..images import content
 
             namespace = self.shell.user_ns if self.shell is not None else {}
             with usage_errors():
@@ -181,7 +181,7 @@ class HerokuMagics(Magics):
         model = options.model or client.settings.model_id
         result = converse(self, args, message, options, client, model=model, text_format=text_format)
         if args.format == "code":
-            from .render.markdown import first_code_block
+            from ..render.markdown import first_code_block
 
             code = first_code_block(result.text)
             if code is None:
@@ -226,7 +226,7 @@ class HerokuMagics(Magics):
                 raise UsageError(f"--export: cannot write {args.export}: {exc.strerror or exc}") from None
             print(f"Exported {len(conversation)} turns of {args.name!r} to {path}")
             return
-        from .render.static import history_html
+        from ..render.static import history_html
 
         publish({"text/html": history_html(conversation), "text/plain": conversation.to_markdown()}, {})
 
@@ -252,8 +252,8 @@ class HerokuMagics(Magics):
         """List the tools a model can be offered: Python tools (with their schemas), Heroku's tools, MCP servers."""
         if line.strip():
             raise UsageError(f"%heroku_tools takes no arguments, got {line.strip()!r}")
-        from .render.markdown import render_markdown, with_code_style
-        from .tool_catalog import heroku_tools_markdown, local_tools_markdown, mcp_markdown
+        from ..render.markdown import render_markdown, with_code_style
+        from ..tool_catalog import heroku_tools_markdown, local_tools_markdown, mcp_markdown
 
         try:
             servers, problem = client_for(self).mcp_servers(), None
@@ -279,7 +279,7 @@ class HerokuMagics(Magics):
             usage.clear()
             print("Usage totals cleared.")
             return
-        from .render.markdown import render_markdown
+        from ..render.markdown import render_markdown
 
         text = usage_markdown(usage)
         publish({"text/html": render_markdown(text), "text/plain": text}, {})
@@ -306,7 +306,7 @@ class HerokuMagics(Magics):
             f"{'*' if m.model_id == default else ' '} {m.model_id:28} {','.join(m.types):20} {_supports(m):24} {','.join(m.regions)}"
             for m in rows
         )
-        from .render.markdown import render_markdown
+        from ..render.markdown import render_markdown
 
         publish({"text/html": render_markdown(header + table), "text/plain": plain}, {})
 

@@ -19,14 +19,14 @@ from IPython.core.error import UsageError
 from IPython.display import display
 from traitlets import Float, Int, TraitType, Unicode
 
-from .config import normalize_attachment
-from .errors import ConfigurationError, OptionsError
-from .options import ChatOptions, Thinking, parse_effort
+from ..config import normalize_attachment
+from ..errors import ConfigurationError, OptionsError
+from ..options import ChatOptions, Thinking, parse_effort
 
 if TYPE_CHECKING:
-    from .client import HerokuClient
-    from .session import Session
-    from .tools import Tool
+    from ..client import HerokuClient
+    from ..session import Session
+    from ..tools import Tool
 
 
 class ChatConfig(Protocol):
@@ -165,14 +165,14 @@ def current_tools(options: ChatOptions) -> ChatOptions:
     """``options`` with each tool as registered now (re-running a cell that defines a tool replaces it)."""
     if not options.tools:
         return options
-    from .tools import REGISTRY
+    from ..tools import REGISTRY
 
     return options.updated(tools=tuple(REGISTRY.get(tool.name, tool) for tool in options.tools))
 
 
 def tools_from_spec(spec: str, namespace: Mapping[str, Any]) -> tuple[Tool, ...]:
     """``--tools``: ``all`` (every registered tool), ``none``, or names of registered tools or notebook functions."""
-    from .tools import REGISTRY, as_tool
+    from ..tools import REGISTRY, as_tool
 
     names = [name.strip() for name in spec.split(",") if name.strip()]
     if names == ["none"]:

@@ -10,14 +10,14 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .session import Session
+from ..session import Session
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics (``%load_ext heroku_magic``)."""
-    from .agent_magics import AgentMagics
-    from .magics import HerokuMagics
-    from .panel_magics import PanelMagics
+    from .agent import AgentMagics
+    from .chat import HerokuMagics
+    from .panel import PanelMagics
 
     chat = HerokuMagics(ipython)
     ipython.register_magics(chat)

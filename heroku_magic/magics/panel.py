@@ -16,9 +16,11 @@ from IPython.core.magic_arguments import argument
 from IPython.display import display
 from traitlets import Int
 
-from .cell_arguments import magic_arguments, request_arguments
-from .errors import APIError, ConfigurationError, Interrupted, OptionsError
-from .magic_support import (
+from ..errors import APIError, ConfigurationError, Interrupted, OptionsError
+from ..options import GRID_FIELDS
+from ..ratelimit import DEFAULT_CONCURRENCY
+from .arguments import magic_arguments, request_arguments
+from .support import (
     ChatConfig,
     check_names,
     check_variable,
@@ -29,12 +31,10 @@ from .magic_support import (
     publish,
     use_widgets,
 )
-from .options import GRID_FIELDS
-from .ratelimit import DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
-    from .catalog import ModelInfo
-    from .explore import ExploreResults, Outcome
+    from ..catalog import ModelInfo
+    from ..explore import ExploreResults, Outcome
 
 MAX_CONFIGURATIONS = 64
 
@@ -68,8 +68,8 @@ class PanelMagics(Magics):
         Its state is the default for later %%heroku_chat cells (options on a cell still win), it is
         the same panel each time it is shown, and from Python it is ``heroku_magic.current_session().defaults``.
         """
-        from .widgets.controls import ControlsPanel
-        from .widgets.display import widget_bundle
+        from ..widgets.controls import ControlsPanel
+        from ..widgets.display import widget_bundle
 
         args = parse_line(self.heroku_controls, line)
         if self.panel is None or args.refresh:
@@ -149,7 +149,7 @@ class PanelMagics(Magics):
 
         Interrupted, the grid still shows (and keeps) what had finished, then says it was stopped.
         """
-        from .explore import GridInterrupted, configurations, parse_grid, run_grid
+        from ..explore import GridInterrupted, configurations, parse_grid, run_grid
 
         try:
             # The size is checked from the value counts, before a single configuration is built.
@@ -159,13 +159,13 @@ class PanelMagics(Magics):
         client = client_for(self.chat, args.addon)
         model = base.model or client.settings.model_id
         system = self.session.conversation(self.session.active).system
-        from .render.chart import sketch_meanwhile
+        from ..render.chart import sketch_meanwhile
 
         sketch = sketch_meanwhile(configs)  # the chart's frame is drawn while the requests wait
         view, handle = None, None
         if use_widgets(args, self.chat):
-            from .widgets.display import release, widget_bundle
-            from .widgets.explore import ExploreView
+            from ..widgets.display import release, widget_bundle
+            from ..widgets.explore import ExploreView
 
             view = ExploreView(configs, self.session.painter, model=model)
             handle = display(widget_bundle(view.view), raw=True, display_id=True)
@@ -192,7 +192,7 @@ class PanelMagics(Magics):
         if view is not None:
             view.close()
         self._keep(results, args)
-        from .render.static import chart_bundle, explore_bundle
+        from ..render.static import chart_bundle, explore_bundle
 
         sketched = sketch()
         # No chart image after an interrupt: the text chart is at once, and Ctrl-C wants the cell back.
@@ -219,7 +219,7 @@ class PanelMagics(Magics):
         """An inline panel: pick values for each setting, press Run."""
         import ipywidgets as widgets
 
-        from .widgets.display import widget_bundle
+        from ..widgets.display import widget_bundle
 
         models, _ = self._catalogue()
         fields = {

@@ -12,16 +12,16 @@ import base64
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import Interrupted
-from .magic_support import ChatConfig, publish, usage_errors, use_widgets
+from ..errors import Interrupted
+from .support import ChatConfig, publish, usage_errors, use_widgets
 
 if TYPE_CHECKING:
-    from .client import ChatClient
-    from .events import ChatResult, Content, ToolCall
-    from .options import ChatOptions
-    from .render import Renderer
-    from .result import ResponseState
-    from .widgets.live import LiveView
+    from ..client import ChatClient
+    from ..events import ChatResult, Content, ToolCall
+    from ..options import ChatOptions
+    from ..render import Renderer
+    from ..result import ResponseState
+    from ..widgets.live import LiveView
 
 
 def converse(
@@ -35,9 +35,9 @@ def converse(
     text_format: str = "markdown",
 ) -> ChatResult:
     """Run one turn for the cell and show it; returns its result (also stored in ``--out``)."""
-    from .model_rules import check_request
-    from .render import drive
-    from .result import ResponseState
+    from ..model_rules import check_request
+    from ..render import drive
+    from ..result import ResponseState
 
     if model:  # the client checks again when sending; here, before the cell shows anything
         with usage_errors():
@@ -84,9 +84,9 @@ def converse(
 
 def image_outputs(prompt: Content) -> list[tuple[dict[str, str], dict[str, Any]]]:
     """An output per image sent: its thumbnail (the product's own ``image/png``), or its ``[image: ...]`` line."""
-    from .events import content_text
-    from .image_sizes import thumbnail
-    from .images import image_parts
+    from ..events import content_text
+    from ..image_sizes import thumbnail
+    from ..images import image_parts
 
     outputs: list[tuple[dict[str, str], dict[str, Any]]] = []
     for part in image_parts(prompt):
@@ -115,12 +115,12 @@ def _renderers(
     text_format: str,
     images: list[tuple[dict[str, str], dict[str, Any]]],
 ) -> tuple[LiveView | None, list[Renderer]]:
-    from .render.static import StaticRenderer
-    from .render.text import TextRenderer
+    from ..render.static import StaticRenderer
+    from ..render.text import TextRenderer
 
     static = StaticRenderer(publish, text_format)
     if use_widgets(args, config):
-        from .widgets.live import POOL, LiveCell, LiveView
+        from ..widgets.live import POOL, LiveCell, LiveView
 
         widget = POOL.take(model or "")
         live = LiveView(state, config.session.painter, text_format=text_format, widget=widget)
@@ -147,13 +147,13 @@ class _ClearStreamed:
         """Clear the cell's output once the next output arrives (no flicker), and show the thumbnails again."""
         from IPython.display import clear_output
 
-        clear_output(wait=True)  # type: ignore[no-untyped-call]
+        clear_output(wait=True)
         self._redraw()
 
 
 def _approver(live: LiveView | None) -> Callable[[ToolCall], bool]:
     """How --confirm asks: the live view's buttons where the kernel can wait for clicks, else input()."""
-    from .widgets.wait import can_wait
+    from ..widgets.wait import can_wait
 
     if live is not None and can_wait():
         return live.approve
@@ -175,9 +175,9 @@ def _one_off(
     approve: Callable[[ToolCall], bool] | None,
 ) -> Any:
     """A turn sent without history and not recorded (--no-history)."""
-    from .images import image_notes
-    from .respond import request_messages
-    from .turn import run_turn
+    from ..images import image_notes
+    from ..respond import request_messages
+    from ..turn import run_turn
 
     system = conversation.system if options.system is None else options.system
     messages = request_messages(prompt, system)
