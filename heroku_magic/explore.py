@@ -317,10 +317,13 @@ def run_grid(
 def _settled(
     future: Future[Outcome], config: Configuration, unfinished: Callable[[Configuration], Outcome]
 ) -> Outcome:
-    """A worker's outcome once the pool has stopped: its own if it ran to the end, else ``unfinished``."""
-    if future.done() and not future.cancelled() and future.exception() is None:
-        return future.result()
-    return unfinished(config)
+    """A worker's outcome once the pool has stopped: its own, its exception's, or ``unfinished``."""
+    if not future.done() or future.cancelled():
+        return unfinished(config)
+    error = future.exception()
+    if error is not None:  # a bug, not the interrupt: say so rather than hide it as "interrupted"
+        return Outcome(config, None, f"{type(error).__name__}: {error}")
+    return future.result()
 
 
 def _value(name: str, text: str) -> Any:

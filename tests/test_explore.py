@@ -315,6 +315,32 @@ def test_a_keyboard_interrupt_ends_a_backoff_wait(simulator: Simulator) -> None:
     assert str(stopped.value) == "1 of 2 configurations had finished"
 
 
+def test_a_worker_that_fails_after_an_interrupt_reports_its_error_not_interrupted(
+    simulator: Simulator,
+) -> None:
+    simulator.config.interval = 0.02  # words:3000 streams for a minute; max_tokens=3 ends at once
+    configs = configurations(ChatOptions(), parse_grid(["max_tokens=3,4000"]))
+    stop = threading.Event()
+    streaming = threading.Event()
+
+    def on_event(index: int, event: Event) -> None:
+        if index == 1:
+            streaming.set()
+            if stop.is_set():
+                raise RuntimeError("a bug in a view")  # what a faulty on_event would do mid-stream
+
+    def on_outcome(index: int, outcome: Outcome) -> None:
+        assert streaming.wait(10)
+        raise KeyboardInterrupt
+
+    with pytest.raises(GridInterrupted) as stopped:
+        run_grid(
+            "words:3000", configs, sim_client(simulator), stop=stop, on_event=on_event, on_outcome=on_outcome
+        )
+    assert [o.error for o in stopped.value.results] == [None, "RuntimeError: a bug in a view"]
+    assert str(stopped.value) == "2 of 2 configurations had finished"  # the failure is its outcome
+
+
 @pytest.mark.parametrize(
     ("retry_after", "retry", "seconds"),
     [("7s", 1, 7.0), ("51s", 3, 51.0), ("3600", 1, BACKOFF_CAP), ("1m30s", 1, BACKOFF_CAP)],
