@@ -6,7 +6,6 @@ thing in every magic.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -238,7 +237,6 @@ class PanelMagics(Magics):
         top = max(2 * DEFAULT_CONCURRENCY, concurrency)  # the default mid-range; a larger --concurrency fits
         parallel = widgets.IntSlider(value=concurrency, min=1, max=top, description="concurrency")
         run = widgets.Button(description="Run", button_style="primary", icon="play")
-        message = widgets.HTML()
         results_area = widgets.Output()
 
         def specs() -> list[str]:
@@ -254,14 +252,13 @@ class PanelMagics(Magics):
             return chosen
 
         def on_run(button: Any) -> None:
-            message.value = ""
             results_area.clear_output()
             run.disabled = True
             try:
+                # The Output widget shows an exception raised in it as IPython does in a cell, and
+                # swallows it: a UsageError or an interrupt is one line under the panel.
                 with results_area:
                     self.explore(prompt, base, specs(), args, parallel.value)
-            except UsageError as exc:
-                message.value = f"<b>UsageError:</b> {html.escape(str(exc))}"
             finally:
                 run.disabled = False
 
@@ -272,7 +269,6 @@ class PanelMagics(Magics):
                 *fields.values(),
                 parallel,
                 run,
-                message,
                 results_area,
             ]
         )

@@ -1,8 +1,9 @@
 """Browser test of ``%%heroku_explore`` without ``--grid``: the picker panel, as a user drives it.
 
-Values are typed into the panel and Run is pressed: the grid's cards stream inside the panel, then
-the comparison takes their place there, ``--out`` holds the results, and a second Run replaces the
-first one's results instead of adding to them.
+A value no request may carry is one line under the panel (a UsageError, as in a cell), and the
+panel stays usable. Values are typed into the panel and Run is pressed: the grid's cards stream
+inside the panel, then the comparison takes their place there, ``--out`` holds the results, and a
+second Run replaces the first one's results instead of adding to them.
 
 Run: ``pytest tests/browser -m browser -q -p no:cacheprovider`` (needs Debian's chromium).
 """
@@ -47,9 +48,17 @@ def notebook(lab: Lab, browser: Browser, artifacts: Path) -> Iterator[NotebookPa
 
 def test_a_picked_grid_runs_in_the_panel_and_leaves_its_comparison(notebook: NotebookPage) -> None:
     cell = notebook.cell(PICKER)
-    cell.get_by_role("textbox", name="temperature").fill("0, 1")
+    temperature = cell.get_by_role("textbox", name="temperature")
     run = cell.get_by_role("button", name="Run")
     results = cell.locator(RESULTS)
+    # A value no request may carry: one line under the panel, as in a cell, and nothing is sent.
+    temperature.fill("0, hot")
+    run.click()
+    expect(results).to_contain_text("UsageError: ")
+    expect(results).to_contain_text("'hot'")
+    expect(results).not_to_contain_text("Traceback")
+    expect(run).to_be_enabled()
+    temperature.fill("0, 1")
     for _ in range(2):  # the second Run replaces the first one's results (200 words: ~5 s of streaming)
         run.click()
         expect(results.locator(".hm-card")).to_have_count(2)  # the cards stream in the panel
