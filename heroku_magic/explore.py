@@ -306,10 +306,9 @@ def run_grid(
             if not isinstance(exc, KeyboardInterrupt):
                 raise
             pool.shutdown(wait=True)  # the running requests end at their next event
-            settled = {index: future for future, index in futures.items()}
+            # Every future is settled now (those already collected too); they are in submission order.
             kept = (
-                outcomes.get(index) or _settled(settled[index], config, interrupted)
-                for index, config in enumerate(configs)
+                _settled(future, config, interrupted) for future, config in zip(futures, configs, strict=True)
             )
             raise GridInterrupted(ExploreResults(kept)) from None
 
